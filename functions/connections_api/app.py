@@ -1,0 +1,94 @@
+"""Admin API (IAM-signed): create, list, show and test Box connections."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from boxcasb.connect import redirect_uri_for
+from boxcasb.errors import InvalidRequest
+from boxcasb.http_edge import register_error_handlers
+from boxcasb.observability import logger, metrics
+from boxcasb.wiring import services
+from pydantic import BaseModel, ConfigDict, Field
+
+app = APIGatewayHttpResolver()
+register_error_handlers(app)
+
+CONNECTION_ID = r"^[0-9a-f-]{36}$"
+
+
+class CreateConnectionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Set to re-authorize an existing connection (for example after "reconnect_required").
+    reconnect: str | None = Field(default=None, pattern=CONNECTION_ID)
+
+
+def _json_body() -> dict[str, Any]:
+    raw = app.current_event.decoded_body
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError:
+        raise InvalidRequest("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return body
+
+
+def _json(status: int, body: Any) -> Response[str]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@app.post("/connections")
+def create_connection() -> Response[str]:
+    request = CreateConnectionRequest.model_validate(_json_body())
+    svc = services()
+    redirect_uri = redirect_uri_for(svc.settings, app.current_event.request_context.domain_name)
+    start = svc.connect().start(redirect_uri, request.reconnect)
+    logger.info("connection started", extra={"connection_id": start.connection_id})
+    return _json(
+        201,
+        {
+            "connection_id": start.connection_id,
+            "authorize_url": start.authorize_url,
+            "expires_at": start.expires_at,
+        },
+    )
+
+
+@app.get("/connections")
+def list_connections() -> Response[str]:
+    connections = services().store.list_connections()
+    return _json(200, {"connections": [c.model_dump(mode="json") for c in connections]})
+
+
+@app.get("/connections/<connection_id>")
+def get_connection(connection_id: str) -> Response[str]:
+    return _json(200, services().store.get_connection(_checked(connection_id)).model_dump(mode="json"))
+
+
+@app.post("/connections/<connection_id>/test")
+def test_connection(connection_id: str) -> Response[str]:
+    svc = services()
+    report = svc.api_tests().request(_checked(connection_id))
+    svc.invoker.start_api_test(connection_id, "on_demand")
+    return _json(202, {"connection_id": connection_id, "test": report.model_dump(mode="json")})
+
+
+def _checked(connection_id: str) -> str:
+    if not re.match(CONNECTION_ID, connection_id):
+        raise InvalidRequest("connection ids are UUIDs")
+    return connection_id
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""boxcasb: a self-hosted Cloud App Security connector for Box."""
