@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
 from boxcasb.errors import NotFound
 from boxcasb.jobs import ApiTestRequest
 from boxcasb.observability import logger, metrics
 from boxcasb.wiring import services
-from pydantic import ValidationError
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:

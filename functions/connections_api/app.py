@@ -9,12 +9,13 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
 from boxcasb.connect import redirect_uri_for
 from boxcasb.errors import InvalidRequest
 from boxcasb.http_edge import register_error_handlers
 from boxcasb.observability import logger, metrics
 from boxcasb.wiring import services
-from pydantic import BaseModel, ConfigDict, Field
 
 app = APIGatewayHttpResolver()
 register_error_handlers(app)
@@ -88,7 +89,7 @@ def _checked(connection_id: str) -> str:
     return connection_id
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

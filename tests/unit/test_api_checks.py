@@ -8,7 +8,7 @@ import pytest
 
 from boxcasb.api_test import outcome_of, run_checks
 from boxcasb.errors import BoxAccessDenied, BoxCasbError, BoxRateLimited, ReconnectRequired
-from boxcasb.models import BoxUser, CheckStatus, ApiTestOutcome
+from boxcasb.models import ApiTestOutcome, BoxUser, CheckStatus
 
 ADMIN = BoxUser(id="1", login="admin@acme.example", role="admin", enterprise_name="Acme")
 COADMIN = BoxUser(id="2", login="coadmin@acme.example", role="coadmin", enterprise_name="Acme")

@@ -69,7 +69,9 @@ def test_client_errors_and_success_are_not_retried() -> None:
         assert not strategy.should_retry(options(), response(status), 1)
 
 
-@pytest.mark.parametrize(("raw", "seconds"), [("3", 3.0), ("0.5", 0.5), ("junk", 1.0), (None, 1.0), ("-4", 0.0)])
+@pytest.mark.parametrize(
+    ("raw", "seconds"), [("3", 3.0), ("0.5", 0.5), ("junk", 1.0), (None, 1.0), ("-4", 0.0)]
+)
 def test_retry_after_parsing(raw: str | None, seconds: float) -> None:
     assert retry_after_seconds(raw) == seconds
 

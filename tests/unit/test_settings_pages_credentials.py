@@ -70,7 +70,13 @@ def test_callback_page_escapes_everything() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "not json", "[]", json.dumps({"client_id": "", "client_secret": ""}), json.dumps({"client_id": "x"})],
+    [
+        "",
+        "not json",
+        "[]",
+        json.dumps({"client_id": "", "client_secret": ""}),
+        json.dumps({"client_id": "x"}),
+    ],
 )
 def test_unconfigured_credentials_are_a_clear_error(raw: str) -> None:
     with pytest.raises(AppNotConfigured, match="boxcasb configure"):
@@ -81,7 +87,7 @@ def test_credentials_cached_until_max_age() -> None:
     calls: list[str] = []
 
     class Secrets:
-        def get_secret_value(self, SecretId: str) -> dict[str, str]:  # noqa: N803 (boto3's name)
+        def get_secret_value(self, SecretId: str) -> dict[str, str]:
             calls.append(SecretId)
             return {"SecretString": json.dumps({"client_id": "id", "client_secret": "shh"})}
 

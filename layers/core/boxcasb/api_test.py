@@ -15,12 +15,12 @@ from boxcasb.errors import (
     ReconnectRequired,
 )
 from boxcasb.models import (
+    ApiTestOutcome,
     ApiTestReport,
     BoxUser,
     CheckResult,
     CheckStatus,
     ConnectionStatus,
-    ApiTestOutcome,
 )
 from boxcasb.observability import logger, metrics
 from boxcasb.state_store import StateStore
@@ -67,7 +67,7 @@ def run_checks(probe: BoxProbe) -> list[CheckResult]:
         _attempt(
             "enterprise_events",
             "Enterprise event log readable",
-            lambda: f"Read the enterprise event log ({probe.read_admin_events(1)} events on the first page).",
+            lambda: f"Read the enterprise event log (admin_logs; first page: {probe.read_admin_events(1)}).",
             "Connect with an admin, or give the co-admin the 'Run new reports and access existing "
             "reports' permission; the app needs the 'Manage enterprise properties' scope.",
         )
@@ -110,7 +110,7 @@ def _role_check(me: BoxUser) -> CheckResult:
             title=title,
             status=CheckStatus.WARN,
             detail=f"{me.login} is a co-admin: files owned by admins and other co-admins will not "
-            "be scanned, and Box's own guidance counts this as a failed API test.",
+            "be scanned (Microsoft's Cloud App Security reports a co-admin connection as a failed API test).",
             fix_hint="To scan every file, reconnect with the primary admin or a full admin account.",
         )
     return CheckResult(

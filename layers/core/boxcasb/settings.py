@@ -30,6 +30,8 @@ class Settings(BaseModel):
     # A Lambda must not sleep through a long Retry-After: past this the call fails and the
     # work goes back on its queue with that delay.
     box_max_retry_wait_seconds: float = Field(default=5.0, ge=0, le=60)
+    box_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    box_read_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
 
     @property
     def box_api_base(self) -> str:

@@ -12,6 +12,7 @@ from box_sdk_gen.managers.authorization import AuthorizationManager, RequestAcce
 from box_sdk_gen.networking.base_urls import BaseUrls
 from box_sdk_gen.networking.box_network_client import BoxNetworkClient
 from box_sdk_gen.networking.network import NetworkSession
+from box_sdk_gen.networking.timeout_config import TimeoutConfig
 from box_sdk_gen.schemas.access_token import AccessToken
 from pydantic import SecretStr
 
@@ -65,6 +66,10 @@ class BoxApp:
                 base_url=settings.box_api_base,
                 upload_url=settings.box_upload_base,
                 oauth_2_url=settings.box_oauth2_base,
+            ),
+            timeout_config=TimeoutConfig(
+                connection_timeout_ms=int(settings.box_connect_timeout_seconds * 1000),
+                read_timeout_ms=int(settings.box_read_timeout_seconds * 1000),
             ),
         )
 

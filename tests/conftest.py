@@ -1,0 +1,68 @@
+"""Shared fixtures: one fake Box and one local stack (moto server + handlers) per test session.
+
+Tests stay independent by creating their own connections; fake Box faults are cleared after
+each test. The stack sets process-wide environment (AWS_ENDPOINT_URL and the template's
+variables), so the package's per-container caches are reset once it is up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENT_ID = "fake-client-id"
+CLIENT_SECRET = "fake-client-secret"
+
+
+def reset_package_caches() -> None:
+    from boxcasb import aws_clients, settings, wiring
+
+    aws_clients.reset()
+    settings.get_settings.cache_clear()
+    wiring.services.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def fake_box() -> Iterator[Any]:
+    from devstack.fake_box import FakeBox
+
+    box = FakeBox(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, port=0)
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(fake_box: Any) -> Iterator[Any]:
+    from devstack.stack import LocalStack
+
+    local = LocalStack(
+        template=str(ROOT / "template.yaml"),
+        box_base_url=fake_box.url,
+        box_upload_url=fake_box.url + "/api",
+        box_authorize_url=fake_box.url + "/api/oauth2/authorize",
+        box_client_id=CLIENT_ID,
+        box_client_secret=CLIENT_SECRET,
+        api_port=0,
+    )
+    local.start()
+    reset_package_caches()
+    yield local
+    local.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clear_box_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "fake_box" in request.fixturenames:
+        request.getfixturevalue("fake_box").faults.clear()
+
+
+@pytest.fixture
+def table(stack: Any) -> Any:
+    return boto3.resource("dynamodb").Table(stack.env["TABLE_NAME"])

@@ -1,0 +1,81 @@
+"""Every events/*.json invokes its function with the template's wiring (as `sam local invoke -e`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+FUNCTION_OF = {
+    "connections_api": "ConnectionsApiFunction",
+    "oauth_callback": "OAuthCallbackFunction",
+    "api_test": "ApiTestFunction",
+    "token_keeper": "TokenKeeperFunction",
+}
+
+
+def function_for(event_file: Path) -> str:
+    return next(fn for prefix, fn in FUNCTION_OF.items() if event_file.stem.startswith(prefix))
+
+
+def invoke(stack: Any, name: str) -> Any:
+    path = EVENTS / name
+    return stack.invoke(function_for(path), json.loads(path.read_text()))
+
+
+def test_every_event_file_is_covered() -> None:
+    assert {p.name for p in EVENTS.glob("*.json")} == {
+        "connections_api_create.json",
+        "connections_api_list.json",
+        "connections_api_get.json",
+        "connections_api_test.json",
+        "oauth_callback_allow.json",
+        "oauth_callback_denied.json",
+        "api_test.json",
+        "token_keeper.json",
+    }
+
+
+def test_create_connection_event(stack: Any) -> None:
+    answer = invoke(stack, "connections_api_create.json")
+    assert answer["statusCode"] == 201
+    assert "authorize?" in json.loads(answer["body"])["authorize_url"]
+
+
+def test_list_connections_event(stack: Any) -> None:
+    answer = invoke(stack, "connections_api_list.json")
+    assert answer["statusCode"] == 200
+    assert isinstance(json.loads(answer["body"])["connections"], list)
+
+
+@pytest.mark.parametrize("name", ["connections_api_get.json", "connections_api_test.json"])
+def test_unknown_connection_events(stack: Any, name: str) -> None:
+    answer = invoke(stack, name)
+    assert answer["statusCode"] == 404
+    assert json.loads(answer["body"])["error"] == "not_found"
+
+
+@pytest.mark.parametrize("name", ["oauth_callback_allow.json", "oauth_callback_denied.json"])
+def test_callback_events_with_a_state_this_stack_never_issued(stack: Any, name: str) -> None:
+    answer = invoke(stack, name)
+    assert answer["statusCode"] == 400
+    assert answer["headers"]["content-type"].startswith("text/html")
+    assert "not issued by this deployment" in answer["body"]
+
+
+def test_api_test_event_for_an_unknown_connection(stack: Any) -> None:
+    assert invoke(stack, "api_test.json") == {"status": "rejected", "reason": "unknown connection"}
+
+
+def test_api_test_rejects_a_malformed_event(stack: Any) -> None:
+    answer = stack.invoke("ApiTestFunction", {"connection_id": "x; DROP TABLE", "reason": "nope"})
+    assert answer == {"status": "rejected", "reason": "invalid event"}
+
+
+def test_token_keeper_event(stack: Any) -> None:
+    report = invoke(stack, "token_keeper.json")
+    assert set(report) == {"connections", "refreshed", "fresh_enough", "reconnect_required", "errors"}
+    assert report["errors"] == 0
