@@ -1,0 +1,31 @@
+"""A fake Box server for local runs and tests: a real HTTP server on 127.0.0.1.
+
+It speaks the Box API the connector uses (OAuth 2.0 authorization code grant,
+users, folders, files, enterprise events, webhooks) with the shapes of Box's
+OpenAPI spec, over a seeded tenant, with fault injection. Point boxsdk at it
+with ``BaseUrls(**box.base_urls())``.
+"""
+
+from .fake import FakeBox
+from .faults import Fault, Faults
+from .recorder import RecordedRequest
+from .tenant import Collaboration, Enterprise, Event, File, Folder, SharedLink, Tenant, User, Webhook, WebLink
+from .tokens import TokenGrant
+
+__all__ = [
+    "Collaboration",
+    "Enterprise",
+    "Event",
+    "FakeBox",
+    "Fault",
+    "Faults",
+    "File",
+    "Folder",
+    "RecordedRequest",
+    "SharedLink",
+    "Tenant",
+    "TokenGrant",
+    "User",
+    "WebLink",
+    "Webhook",
+]

@@ -1,0 +1,341 @@
+"""Box JSON representations of tenant objects, as one user sees them.
+
+Each representation is a table of field getters, so ``fields=`` only computes
+what was asked for (folder sizes and paths are not free). Without ``fields``
+Box answers the standard set of its endpoint. With ``fields`` the spec says the
+mini fields come along; real Box sends only ``type``, ``id`` (and ``etag`` for
+items) plus what was asked, and so do we: code that forgets to ask for a field
+should fail here, not in production.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .tenant import Collaboration, Event, File, Folder, Item, Tenant, User, Webhook
+
+# Box writes times with the enterprise's offset (Pacific here), never as "Z".
+_PACIFIC = timezone(timedelta(hours=-8))
+
+USER_BASE = ("type", "id")
+USER_STANDARD = (
+    "type", "id", "name", "login", "created_at", "modified_at", "language", "timezone", "space_amount",
+    "space_used", "max_upload_size", "status", "job_title", "phone", "address", "avatar_url",
+    "notification_email",
+)  # fmt: skip
+ITEM_BASE = ("type", "id", "etag")
+MINI = {
+    "folder": ("type", "id", "sequence_id", "etag", "name"),
+    "file": ("type", "id", "file_version", "sequence_id", "etag", "sha1", "name"),
+    "web_link": ("type", "id", "url", "sequence_id", "etag", "name"),
+}
+STANDARD = {
+    "folder": (
+        "type", "id", "sequence_id", "etag", "name", "created_at", "modified_at", "description", "size",
+        "path_collection", "created_by", "modified_by", "trashed_at", "purged_at", "content_created_at",
+        "content_modified_at", "owned_by", "shared_link", "folder_upload_email", "parent", "item_status",
+        "item_collection",
+    ),
+    "file": (
+        "type", "id", "file_version", "sequence_id", "etag", "sha1", "name", "description", "size",
+        "path_collection", "created_at", "modified_at", "trashed_at", "purged_at", "content_created_at",
+        "content_modified_at", "created_by", "modified_by", "owned_by", "shared_link", "parent",
+        "item_status",
+    ),
+    "web_link": (
+        "type", "id", "sequence_id", "etag", "name", "url", "created_at", "modified_at", "description",
+        "path_collection", "created_by", "modified_by", "trashed_at", "purged_at", "owned_by", "shared_link",
+        "parent", "item_status",
+    ),
+}  # fmt: skip
+# How Box says it sorted a folder listing (folders first, then by name).
+ITEMS_ORDER = [{"by": "type", "direction": "ASC"}, {"by": "name", "direction": "ASC"}]
+_TYPE_RANK = {"folder": 0, "file": 1, "web_link": 2}
+_MAX_UPLOAD_SIZE = 5 * 1024**3
+_SPACE_AMOUNT = 10 * 1024**4
+_FULL_ROLES = ("owner", "co-owner", "editor")
+_INVITEE_ROLES = (
+    "editor", "viewer", "previewer", "uploader", "previewer uploader", "viewer uploader", "co-owner",
+)  # fmt: skip
+
+Getters = dict[str, Callable[[], Any]]
+
+
+def box_time(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(_PACIFIC).isoformat(timespec="seconds")
+
+
+def listing_order(items: Sequence[Item]) -> list[Item]:
+    return sorted(items, key=lambda item: (_TYPE_RANK[item.type], item.name.casefold(), item.id))
+
+
+def _pick(
+    getters: Getters, base: Sequence[str], default: Sequence[str], fields: Sequence[str] | None
+) -> dict[str, Any]:
+    names = default if fields is None else (*base, *fields)
+    return {name: getters[name]() for name in dict.fromkeys(names) if name in getters}
+
+
+class Renderer:
+    def __init__(self, tenant: Tenant, viewer: User) -> None:
+        self._tenant = tenant
+        self._viewer = viewer
+
+    # ----- users ----------------------------------------------------------
+
+    def user(
+        self, user: User, fields: Sequence[str] | None, default: Sequence[str] = USER_STANDARD
+    ) -> dict[str, Any]:
+        tenant = self._tenant
+        getters: Getters = {
+            "type": lambda: "user",
+            "id": lambda: user.id,
+            "name": lambda: user.name,
+            "login": lambda: user.login,
+            "created_at": lambda: box_time(user.created_at),
+            "modified_at": lambda: box_time(user.created_at),
+            "language": lambda: "en",
+            "timezone": lambda: "America/Los_Angeles",
+            "space_amount": lambda: _SPACE_AMOUNT,
+            "space_used": lambda: tenant.space_used(user),
+            "max_upload_size": lambda: _MAX_UPLOAD_SIZE,
+            "status": lambda: user.status,
+            "job_title": lambda: user.job_title,
+            "phone": lambda: "",
+            "address": lambda: "",
+            "avatar_url": lambda: f"https://app.box.com/api/avatar/large/{user.id}",
+            "notification_email": lambda: None,
+            # Full-only fields: Box sends these only when asked for.
+            "role": lambda: user.role,
+            "enterprise": lambda: tenant.enterprise.mini() if user.enterprise_id else None,
+            "can_see_managed_users": lambda: user.role in ("admin", "coadmin"),
+            "is_external_collab_restricted": lambda: False,
+            "is_platform_access_only": lambda: False,
+            "is_sync_enabled": lambda: True,
+            "my_tags": lambda: [],
+            "tracking_codes": lambda: [],
+            "hostname": lambda: f"https://{tenant.enterprise.subdomain}.app.box.com/",
+        }
+        return _pick(getters, USER_BASE, default, fields)
+
+    # ----- items ----------------------------------------------------------
+
+    def item(self, item: Item, fields: Sequence[str] | None, *, mini: bool = False) -> dict[str, Any]:
+        getters = self._item_getters(item)
+        if isinstance(item, Folder):
+            getters.update(self._folder_getters(item))
+        elif isinstance(item, File):
+            getters.update(self._file_getters(item))
+        else:
+            getters["url"] = lambda: item.url
+        default = MINI[item.type] if mini else STANDARD[item.type]
+        return _pick(getters, ITEM_BASE, default, fields)
+
+    def listing_page(self, folder: Folder, limit: int) -> dict[str, Any]:
+        """The ``item_collection`` of a folder: the first page of its listing, mini entries."""
+        entries = listing_order(self._tenant.listing(self._viewer, folder))
+        return {
+            "total_count": len(entries),
+            "entries": [self.item(entry, None, mini=True) for entry in entries[:limit]],
+            "offset": 0,
+            "limit": limit,
+            "order": ITEMS_ORDER,
+        }
+
+    def _item_getters(self, item: Item) -> Getters:
+        tenant, viewer = self._tenant, self._viewer
+        owner = tenant.users[item.owner_id]
+        creator = tenant.users[item.created_by_id]
+
+        @functools.cache
+        def path() -> list[Folder]:
+            return tenant.path_for(viewer, item)
+
+        def parent() -> dict[str, Any]:
+            return path()[-1].mini()
+
+        return {
+            "type": lambda: item.type,
+            "id": lambda: item.id,
+            "etag": lambda: item.etag,
+            "sequence_id": lambda: item.sequence_id,
+            "name": lambda: item.name,
+            "description": lambda: item.description,
+            "created_at": lambda: box_time(item.created_at),
+            "modified_at": lambda: box_time(item.modified_at),
+            "content_created_at": lambda: box_time(item.created_at),
+            "content_modified_at": lambda: box_time(item.modified_at),
+            "trashed_at": lambda: None,
+            "purged_at": lambda: None,
+            "item_status": lambda: "active",
+            "created_by": creator.mini,
+            "modified_by": creator.mini,
+            "owned_by": owner.mini,
+            "path_collection": lambda: {"total_count": len(path()), "entries": [f.mini() for f in path()]},
+            "parent": parent,
+            "shared_link": lambda: self._shared_link(item),
+            "permissions": lambda: self._permissions(item),
+            "has_collaborations": lambda: bool(tenant.collaborations_on(item)),
+            "is_externally_owned": lambda: owner.enterprise_id != tenant.enterprise.id,
+            "classification": lambda: self._classification(item),
+            "allowed_invitee_roles": lambda: list(_INVITEE_ROLES),
+            "is_accessible_via_shared_link": lambda: item.shared_link is not None,
+            "is_associated_with_app_item": lambda: False,
+            "watermark_info": lambda: {"is_watermarked": False},
+        }
+
+    def _folder_getters(self, folder: Folder) -> Getters:
+        tenant = self._tenant
+        getters: Getters = {
+            "size": lambda: tenant.folder_size(folder),
+            "item_collection": lambda: self.listing_page(folder, 100),
+            "folder_upload_email": lambda: None,
+            "sync_state": lambda: "not_synced",
+            "can_non_owners_invite": lambda: True,
+            "can_non_owners_view_collaborators": lambda: True,
+            "is_collaboration_restricted_to_enterprise": lambda: False,
+            "allowed_shared_link_access_levels": lambda: ["open", "company", "collaborators"],
+        }
+        if folder.is_root:
+            # Box's root ("All Files") has id 0, no etag, no dates, no parent and no link.
+            owner = tenant.users[folder.owner_id]
+            getters.update(
+                {
+                    "id": lambda: "0",
+                    "etag": lambda: None,
+                    "sequence_id": lambda: None,
+                    "created_at": lambda: None,
+                    "modified_at": lambda: None,
+                    "content_created_at": lambda: None,
+                    "content_modified_at": lambda: None,
+                    "path_collection": lambda: {"total_count": 0, "entries": []},
+                    "parent": lambda: None,
+                    "size": lambda: tenant.space_used(owner),
+                }
+            )
+        return getters
+
+    def _file_getters(self, file: File) -> Getters:
+        return {
+            "sha1": lambda: file.sha1,
+            "size": lambda: file.size,
+            "file_version": lambda: {"type": "file_version", "id": file.version_id, "sha1": file.sha1},
+            "version_number": lambda: "1",
+            "comment_count": lambda: 0,
+            "extension": lambda: file.name.rpartition(".")[2] if "." in file.name else "",
+            "is_package": lambda: False,
+            "lock": lambda: None,
+            "expires_at": lambda: None,
+        }
+
+    def _shared_link(self, item: Item) -> dict[str, Any] | None:
+        link = item.shared_link
+        if link is None:
+            return None
+        host = f"https://{self._tenant.enterprise.subdomain}.app.box.com"
+        extension = item.name.rpartition(".")[2] if isinstance(item, File) and "." in item.name else ""
+        permission = "can_download" if link.can_download else "can_preview"
+        download_url = f"{host}/shared/static/{link.token}.{extension}" if isinstance(item, File) else None
+        return {
+            "url": f"{host}/s/{link.token}",
+            "download_url": download_url,
+            "vanity_url": None,
+            "vanity_name": None,
+            "access": link.access,
+            "effective_access": link.effective_access or link.access,
+            "effective_permission": "can_edit" if link.can_edit else permission,
+            "unshared_at": None,
+            "is_password_enabled": link.is_password_enabled,
+            "permissions": {
+                "can_download": link.can_download,
+                "can_preview": True,
+                "can_edit": link.can_edit,
+            },
+            "download_count": link.download_count,
+            "preview_count": link.preview_count,
+        }
+
+    def _classification(self, item: Item) -> dict[str, Any] | None:
+        if item.classification is None:
+            return None
+        definition, color = self._tenant.classifications[item.classification]
+        return {"name": item.classification, "definition": definition, "color": color}
+
+    def _permissions(self, item: Item) -> dict[str, bool]:
+        role = self._tenant.access_role(self._viewer, item)
+        full = role in _FULL_ROLES
+        reads = role not in (None, "uploader", "previewer", "previewer uploader")
+        permissions = {
+            "can_delete": full,
+            "can_download": reads,
+            "can_invite_collaborator": full,
+            "can_rename": full,
+            "can_set_share_access": full,
+            "can_share": full,
+            "can_upload": full or role in ("uploader", "previewer uploader", "viewer uploader"),
+        }
+        if isinstance(item, File):
+            permissions.update(
+                can_annotate=full,
+                can_comment=role is not None,
+                can_preview=role not in (None, "uploader"),
+                can_view_annotations_all=full,
+                can_view_annotations_self=role is not None,
+            )
+        return permissions
+
+    # ----- collaborations, events, webhooks ---------------------------------
+
+    def collaboration(self, collaboration: Collaboration) -> dict[str, Any]:
+        tenant = self._tenant
+        collaborator = tenant.users[collaboration.user_id]
+        body = {
+            "type": "collaboration",
+            "id": collaboration.id,
+            "item": self.item(tenant.collaboration_item(collaboration), None, mini=True),
+            "accessible_by": {**collaborator.mini(), "is_active": collaborator.is_active},
+            "invite_email": None,
+            "role": collaboration.role,
+            "expires_at": None,
+            "is_access_only": False,
+            "status": collaboration.status,
+            "created_by": tenant.users[collaboration.created_by_id].mini(),
+            "created_at": box_time(collaboration.created_at),
+            "modified_at": box_time(collaboration.created_at),
+        }
+        if collaboration.status == "accepted":
+            body["acknowledged_at"] = box_time(collaboration.created_at)
+        return body
+
+    @staticmethod
+    def event(event: Event) -> dict[str, Any]:
+        return {
+            "type": "event",
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "created_at": box_time(event.created_at),
+            "created_by": dict(event.created_by),
+            "source": None if event.source is None else dict(event.source),
+            "ip_address": event.ip_address,
+            "session_id": event.session_id,
+            "additional_details": dict(event.additional_details),
+            **event.extra,
+        }
+
+    def webhook(self, webhook: Webhook, *, mini: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": webhook.id,
+            "type": "webhook",
+            "target": {"id": webhook.target_id, "type": webhook.target_type},
+        }
+        if not mini:
+            body.update(
+                created_by=self._tenant.users[webhook.created_by_id].mini(),
+                created_at=box_time(webhook.created_at),
+                address=webhook.address,
+                triggers=list(webhook.triggers),
+            )
+        return body

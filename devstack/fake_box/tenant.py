@@ -1,0 +1,543 @@
+"""The fake tenant: one enterprise, its users and their content, as plain dataclasses.
+
+Everything the server answers is read from here, and tests build the situations
+they need with the ``add_*`` helpers. Ids are numeric strings from per-kind
+counters, so the same sequence of calls always yields the same ids. Every read
+and write happens under ``lock``; the server holds it for a whole API call, and
+the helpers take it too (it is re-entrant), so tests may call them while the
+server runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+Role = Literal["admin", "coadmin", "user"]
+UserStatus = Literal["active", "inactive"]
+Access = Literal["open", "company", "collaborators"]
+CollaborationRole = Literal[
+    "editor",
+    "viewer",
+    "previewer",
+    "uploader",
+    "previewer uploader",
+    "viewer uploader",
+    "co-owner",
+]
+CollaborationStatus = Literal["accepted", "pending", "rejected"]
+
+ROOT_FOLDER_NAME = "All Files"
+# Fixed, so event ids stay the same from run to run.
+_EVENT_ID_NAMESPACE = uuid.UUID("6f1c1f0e-3d4b-4a8e-9a51-2f3c7b9d0e11")
+# Box ids are numeric strings; a distinct range per kind keeps them easy to tell apart in logs.
+_ID_STARTS = {
+    "user": 20_000_001,
+    "folder": 300_000_001,
+    "file": 4_000_000_001,
+    "file_version": 5_000_000_001,
+    "web_link": 600_000_001,
+    "collaboration": 70_000_000_001,
+    "webhook": 800_001,
+}
+
+
+@dataclass(frozen=True)
+class Enterprise:
+    id: str
+    name: str
+    domain: str  # e-mail domain of its users: anything else is external
+    subdomain: str  # shared links live under https://<subdomain>.app.box.com
+
+    def mini(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "enterprise", "name": self.name}
+
+
+@dataclass
+class User:
+    id: str
+    name: str
+    login: str
+    role: Role
+    status: UserStatus
+    enterprise_id: str | None  # None: a Box user outside the enterprise (external collaborator)
+    created_at: datetime
+    root_id: str
+    can_manage_users: bool  # co-admin "Manage users": needed for /users and As-User
+    can_read_admin_logs: bool  # co-admin "Run reports": needed for admin_logs
+    job_title: str = ""
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    def mini(self) -> dict[str, Any]:
+        return {"type": "user", "id": self.id, "name": self.name, "login": self.login}
+
+
+@dataclass
+class SharedLink:
+    access: Access
+    token: str
+    effective_access: Access | None = None  # None: same as access; enterprise settings can narrow it
+    can_download: bool = True
+    can_edit: bool = False
+    is_password_enabled: bool = False
+    download_count: int = 0
+    preview_count: int = 0
+
+
+@dataclass(kw_only=True)
+class _Item:
+    id: str
+    name: str
+    owner_id: str
+    parent_id: str | None
+    created_by_id: str
+    created_at: datetime
+    modified_at: datetime
+    etag: str = "0"
+    sequence_id: str = "0"
+    description: str = ""
+    shared_link: SharedLink | None = None
+    classification: str | None = None  # a key of Tenant.classifications
+
+
+@dataclass(kw_only=True)
+class Folder(_Item):
+    type: ClassVar[Literal["folder"]] = "folder"
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_id is None
+
+    def mini(self) -> dict[str, Any]:
+        if self.is_root:
+            # Every user sees their own root as folder "0", which has no etag or sequence.
+            return {"type": "folder", "id": "0", "sequence_id": None, "etag": None, "name": ROOT_FOLDER_NAME}
+        return {
+            "type": "folder",
+            "id": self.id,
+            "sequence_id": self.sequence_id,
+            "etag": self.etag,
+            "name": self.name,
+        }
+
+
+@dataclass(kw_only=True)
+class File(_Item):
+    type: ClassVar[Literal["file"]] = "file"
+    content: bytes = b""
+    version_id: str
+
+    @property
+    def sha1(self) -> str:
+        return hashlib.sha1(self.content, usedforsecurity=False).hexdigest()
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+@dataclass(kw_only=True)
+class WebLink(_Item):
+    type: ClassVar[Literal["web_link"]] = "web_link"
+    url: str
+
+
+Item = Folder | File | WebLink
+
+
+@dataclass
+class Collaboration:
+    id: str
+    item_type: Literal["file", "folder"]
+    item_id: str
+    user_id: str  # the collaborator (accessible_by)
+    role: CollaborationRole
+    status: CollaborationStatus
+    created_by_id: str
+    created_at: datetime
+
+
+@dataclass
+class Event:
+    """An enterprise (admin_logs) event; ``source`` and users are snapshots taken when it happened."""
+
+    seq: int  # recording order; the stream position is derived from it
+    event_id: str
+    event_type: str
+    created_at: datetime
+    created_by: dict[str, Any]
+    source: dict[str, Any] | None
+    ip_address: str
+    session_id: str
+    additional_details: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)  # further top-level keys, e.g. accessible_by
+
+
+@dataclass
+class Webhook:
+    id: str
+    target_type: Literal["file", "folder"]
+    target_id: str
+    address: str
+    triggers: list[str]
+    created_by_id: str
+    created_at: datetime
+    client_id: str  # webhooks belong to the app that created them
+
+
+class Tenant:
+    """One enterprise's users, content, collaborations, events and webhooks."""
+
+    def __init__(self, enterprise: Enterprise, *, clock: Callable[[], float] = time.time) -> None:
+        self.enterprise = enterprise
+        self.lock = threading.RLock()
+        self.users: dict[str, User] = {}
+        self.folders: dict[str, Folder] = {}
+        self.files: dict[str, File] = {}
+        self.web_links: dict[str, WebLink] = {}
+        self.collaborations: dict[str, Collaboration] = {}
+        self.events: list[Event] = []
+        self.webhooks: dict[str, Webhook] = {}
+        # Box classification labels: name -> (definition, color).
+        self.classifications: dict[str, tuple[str, str]] = {}
+        self._clock = clock
+        self._children: dict[str, list[Item]] = {}
+        self._ids = {kind: itertools.count(start) for kind, start in _ID_STARTS.items()}
+        self._event_seq = itertools.count(1)
+
+    # ----- building -------------------------------------------------------
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    def add_user(
+        self,
+        login: str,
+        name: str | None = None,
+        *,
+        role: Role = "user",
+        status: UserStatus = "active",
+        external: bool = False,
+        created_at: datetime | None = None,
+        can_manage_users: bool | None = None,
+        can_read_admin_logs: bool | None = None,
+        job_title: str = "",
+    ) -> User:
+        """Add a user with an empty root folder; admins and co-admins get both privileges by default."""
+        with self.lock:
+            if any(user.login == login for user in self.users.values()):
+                raise ValueError(f"a user with login {login!r} exists")
+            privileged = role in ("admin", "coadmin")
+            created = created_at or self.now()
+            user_id = self._next_id("user")
+            root = Folder(
+                id=self._next_id("folder"),
+                name=ROOT_FOLDER_NAME,
+                owner_id=user_id,
+                parent_id=None,
+                created_by_id=user_id,
+                created_at=created,
+                modified_at=created,
+            )
+            self.folders[root.id] = root
+            self._children[root.id] = []
+            user = User(
+                id=user_id,
+                name=name or login.partition("@")[0].capitalize(),
+                login=login,
+                role=role,
+                status=status,
+                enterprise_id=None if external else self.enterprise.id,
+                created_at=created,
+                root_id=root.id,
+                can_manage_users=privileged if can_manage_users is None else can_manage_users,
+                can_read_admin_logs=privileged if can_read_admin_logs is None else can_read_admin_logs,
+                job_title=job_title,
+            )
+            self.users[user.id] = user
+            return user
+
+    def add_folder(
+        self,
+        parent: Folder,
+        name: str,
+        *,
+        created_at: datetime | None = None,
+        shared_link: Access | None = None,
+    ) -> Folder:
+        with self.lock:
+            created = created_at or self.now()
+            folder = Folder(
+                id=self._next_id("folder"),
+                name=name,
+                owner_id=parent.owner_id,
+                parent_id=parent.id,
+                created_by_id=parent.owner_id,
+                created_at=created,
+                modified_at=created,
+            )
+            self.folders[folder.id] = folder
+            self._children[folder.id] = []
+            self._children[parent.id].append(folder)
+            if shared_link is not None:
+                self.share(folder, shared_link)
+            return folder
+
+    def add_file(
+        self,
+        parent: Folder,
+        name: str,
+        content: bytes | str = b"",
+        *,
+        created_at: datetime | None = None,
+        modified_at: datetime | None = None,
+        shared_link: Access | None = None,
+        classification: str | None = None,
+    ) -> File:
+        with self.lock:
+            if classification is not None and classification not in self.classifications:
+                raise ValueError(f"unknown classification {classification!r}")
+            created = created_at or self.now()
+            file = File(
+                id=self._next_id("file"),
+                name=name,
+                owner_id=parent.owner_id,
+                parent_id=parent.id,
+                created_by_id=parent.owner_id,
+                created_at=created,
+                modified_at=modified_at or created,
+                content=content.encode() if isinstance(content, str) else content,
+                version_id=self._next_id("file_version"),
+                classification=classification,
+            )
+            self.files[file.id] = file
+            self._children[parent.id].append(file)
+            if shared_link is not None:
+                self.share(file, shared_link)
+            return file
+
+    def add_web_link(
+        self, parent: Folder, name: str, url: str, *, created_at: datetime | None = None
+    ) -> WebLink:
+        with self.lock:
+            created = created_at or self.now()
+            link = WebLink(
+                id=self._next_id("web_link"),
+                name=name,
+                url=url,
+                owner_id=parent.owner_id,
+                parent_id=parent.id,
+                created_by_id=parent.owner_id,
+                created_at=created,
+                modified_at=created,
+            )
+            self.web_links[link.id] = link
+            self._children[parent.id].append(link)
+            return link
+
+    def share(self, item: Item, access: Access, *, effective_access: Access | None = None) -> SharedLink:
+        """Create or replace the item's shared link (the token is derived from the item, so stable)."""
+        with self.lock:
+            token = hashlib.sha256(f"{item.type}:{item.id}".encode()).hexdigest()[:32]
+            item.shared_link = SharedLink(access=access, token=token, effective_access=effective_access)
+            return item.shared_link
+
+    def add_collaboration(
+        self,
+        item: File | Folder,
+        user: User,
+        *,
+        role: CollaborationRole = "editor",
+        status: CollaborationStatus = "accepted",
+        created_by: User | None = None,
+        created_at: datetime | None = None,
+    ) -> Collaboration:
+        with self.lock:
+            collaboration = Collaboration(
+                id=self._next_id("collaboration"),
+                item_type=item.type,
+                item_id=item.id,
+                user_id=user.id,
+                role=role,
+                status=status,
+                created_by_id=(created_by.id if created_by else item.owner_id),
+                created_at=created_at or self.now(),
+            )
+            self.collaborations[collaboration.id] = collaboration
+            return collaboration
+
+    def add_event(
+        self,
+        event_type: str,
+        actor: User,
+        *,
+        source: User | File | Folder | None = None,
+        created_at: datetime | None = None,
+        ip_address: str = "203.0.113.10",
+        additional_details: dict[str, Any] | None = None,
+        accessible_by: User | None = None,
+    ) -> Event:
+        """Record an enterprise event; it is appended to the stream in call order."""
+        with self.lock:
+            seq = next(self._event_seq)
+            extra = {"accessible_by": accessible_by.mini()} if accessible_by else {}
+            event = Event(
+                seq=seq,
+                event_id=str(uuid.uuid5(_EVENT_ID_NAMESPACE, str(seq))),
+                event_type=event_type,
+                created_at=created_at or self.now(),
+                created_by=actor.mini(),
+                source=self._event_source(source),
+                ip_address=ip_address,
+                session_id=hashlib.sha256(f"session:{actor.id}".encode()).hexdigest()[:20],
+                additional_details=dict(additional_details or {}),
+                extra=extra,
+            )
+            self.events.append(event)
+            return event
+
+    def add_webhook(
+        self,
+        target: File | Folder,
+        address: str,
+        triggers: list[str],
+        *,
+        created_by: User,
+        client_id: str,
+    ) -> Webhook:
+        with self.lock:
+            webhook = Webhook(
+                id=self._next_id("webhook"),
+                target_type=target.type,
+                target_id=target.id,
+                address=address,
+                triggers=list(triggers),
+                created_by_id=created_by.id,
+                created_at=self.now(),
+                client_id=client_id,
+            )
+            self.webhooks[webhook.id] = webhook
+            return webhook
+
+    # ----- reading --------------------------------------------------------
+
+    def user_by_login(self, login: str) -> User:
+        with self.lock:
+            for user in self.users.values():
+                if user.login == login:
+                    return user
+        raise KeyError(login)
+
+    def root_of(self, user: User) -> Folder:
+        return self.folders[user.root_id]
+
+    def find_item(self, kind: str, item_id: str) -> Item | None:
+        if kind == "folder":
+            return self.folders.get(item_id)
+        if kind == "file":
+            return self.files.get(item_id)
+        if kind == "web_link":
+            return self.web_links.get(item_id)
+        return None
+
+    def collaboration_item(self, collaboration: Collaboration) -> File | Folder:
+        if collaboration.item_type == "file":
+            return self.files[collaboration.item_id]
+        return self.folders[collaboration.item_id]
+
+    def children(self, folder: Folder) -> list[Item]:
+        return list(self._children[folder.id])
+
+    def ancestors(self, item: Item) -> list[Folder]:
+        """The folders above the item, its owner's root first."""
+        chain: list[Folder] = []
+        parent_id = item.parent_id
+        while parent_id is not None:
+            parent = self.folders[parent_id]
+            chain.append(parent)
+            parent_id = parent.parent_id
+        chain.reverse()
+        return chain
+
+    def collaborations_on(self, item: Item) -> list[Collaboration]:
+        return [c for c in self.collaborations.values() if c.item_type == item.type and c.item_id == item.id]
+
+    def access_role(self, user: User, item: Item) -> str | None:
+        """'owner', the collaboration role that reaches the item (on it or a folder above), or None."""
+        if item.owner_id == user.id:
+            return "owner"
+        for candidate in (item, *reversed(self.ancestors(item))):
+            for collaboration in self.collaborations_on(candidate):
+                if collaboration.user_id == user.id and collaboration.status == "accepted":
+                    return collaboration.role
+        return None
+
+    def can_see(self, user: User, item: Item) -> bool:
+        return self.access_role(user, item) is not None
+
+    def listing(self, viewer: User, folder: Folder) -> list[Item]:
+        """What the viewer finds in the folder; their root also shows what others shared with them."""
+        items = self.children(folder)
+        if folder.id == viewer.root_id:
+            items.extend(self._shared_with(viewer))
+        return items
+
+    def path_for(self, viewer: User, item: Item) -> list[Folder]:
+        """The item's path_collection as the viewer sees it.
+
+        Box starts every path at the viewer's own root; folders above a shared
+        item that the viewer cannot see are left out.
+        """
+        visible = [folder for folder in self.ancestors(item) if self.can_see(viewer, folder)]
+        if not visible or visible[0].id != viewer.root_id:
+            visible.insert(0, self.folders[viewer.root_id])
+        return visible
+
+    def folder_size(self, folder: Folder) -> int:
+        return sum(file.size for file in self._files_below(folder))
+
+    def space_used(self, user: User) -> int:
+        return sum(file.size for file in self.files.values() if file.owner_id == user.id)
+
+    # ----- internals ------------------------------------------------------
+
+    def _next_id(self, kind: str) -> str:
+        return str(next(self._ids[kind]))
+
+    def _shared_with(self, viewer: User) -> Iterator[Item]:
+        for collaboration in self.collaborations.values():
+            if collaboration.user_id == viewer.id and collaboration.status == "accepted":
+                item = self.collaboration_item(collaboration)
+                if item.owner_id != viewer.id:
+                    yield item
+
+    def _files_below(self, folder: Folder) -> Iterator[File]:
+        for child in self._children[folder.id]:
+            if isinstance(child, File):
+                yield child
+            elif isinstance(child, Folder):
+                yield from self._files_below(child)
+
+    def _event_source(self, source: User | File | Folder | None) -> dict[str, Any] | None:
+        if source is None:
+            return None
+        if isinstance(source, User):
+            return source.mini()
+        parent = self.folders[source.parent_id] if source.parent_id else None
+        return {
+            "item_type": source.type,
+            "item_id": source.id,
+            "item_name": source.name,
+            "parent": parent.mini() if parent else None,
+            "owned_by": self.users[source.owner_id].mini(),
+        }
