@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -58,12 +59,12 @@ def test_plain_user_fails_with_fix_hints(stack: Any, capsys: pytest.CaptureFixtu
 
 
 def test_status_and_test_commands(stack: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _ = run_connect(stack, "coadmin@acme.example", "allow", capsys)
+    code, out = run_connect(stack, "coadmin@acme.example", "allow", capsys)
     assert code == 0
+    cid = re.search(r"^Connection (\S+)$", out, re.M).group(1)  # type: ignore[union-attr]
     assert boxcasb(["--api-url", stack.api_url, "--json", "status"]) == 0
-    connections = json.loads(capsys.readouterr().out)
-    coadmin = next(c for c in connections if c["admin_login"] == "coadmin@acme.example")
-    cid = coadmin["connection_id"]
+    listed = {c["connection_id"]: c for c in json.loads(capsys.readouterr().out)}
+    assert listed[cid]["admin_login"] == "coadmin@acme.example"
     assert boxcasb(["--api-url", stack.api_url, "status", cid]) == 0
     shown = capsys.readouterr().out
     assert "Test API: WARNING" in shown

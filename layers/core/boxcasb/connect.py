@@ -9,14 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from boxcasb.app_credentials import AppCredentialsProvider
-from boxcasb.box_gateway import BoxGatewayFactory
-from boxcasb.box_gateway.oauth_app import AppCredentialsRejected, AuthorizationCodeRejected
 from boxcasb.clock import Clock, utc_now
 from boxcasb.errors import (
+    AppCredentialsRejected,
     AppNotConfigured,
+    AuthorizationCodeRejected,
     BoxCasbError,
     InvalidRequest,
     NotFound,
@@ -33,6 +34,9 @@ from boxcasb.observability import logger
 from boxcasb.settings import Settings
 from boxcasb.state_store import OAuthStateRejected, StateStore
 from boxcasb.token_store import TokenStore
+
+if TYPE_CHECKING:  # the admin API imports this module and must not pay for boxsdk
+    from boxcasb.box_gateway import BoxGatewayFactory
 
 # token_urlsafe(32) gives 43 characters; accept a little slack but nothing that isn't ours.
 _STATE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
@@ -69,7 +73,7 @@ class ConnectService:
         settings: Settings,
         store: StateStore,
         tokens: TokenStore,
-        gateways: BoxGatewayFactory,
+        gateways: Callable[[], BoxGatewayFactory],  # deferred: only the callback needs Box
         credentials: AppCredentialsProvider,
         start_api_test: Callable[[str, str], None],
         clock: Clock = utc_now,
@@ -162,11 +166,11 @@ class ConnectService:
             return self._failed(connection_id, f"Box could not complete the connection: {exc}.", _RETRY)
 
     def _connect(self, connection_id: str, code: str) -> CallbackOutcome:
-        tokens = self._gateways.app().exchange_code(code)
-        user = self._gateways.with_tokens(tokens).current_user()
+        tokens = self._gateways().app().exchange_code(code)
+        user = self._gateways().with_tokens(tokens).current_user()
         existing = self._store.get_connection(connection_id)
         if existing.enterprise_id and user.enterprise_id != existing.enterprise_id:
-            self._gateways.app().revoke(tokens.refresh_token.get_secret_value())
+            self._gateways().app().revoke(tokens.refresh_token.get_secret_value())
             return self._failed(
                 connection_id,
                 f"This connection belongs to enterprise "

@@ -19,6 +19,14 @@ class Conflict(BoxCasbError):
     """The request is well formed but the object is not in a state that allows it."""
 
 
+class AuthorizationCodeRejected(InvalidRequest):
+    """Box refused the authorization code: it lives 30 seconds, works once, and belongs to one app."""
+
+
+class AppCredentialsRejected(InvalidRequest):
+    """Box does not recognise the client id/secret stored in Secrets Manager."""
+
+
 class AppNotConfigured(BoxCasbError):
     """The Box app's client id/secret have not been written to Secrets Manager yet."""
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from boxcasb.box_gateway import BoxGatewayFactory
 from boxcasb.clock import Clock, utc_now
 from boxcasb.errors import BoxCasbError, ReconnectRequired
 from boxcasb.models import ConnectionStatus
 from boxcasb.observability import logger
 from boxcasb.state_store import StateStore
 from boxcasb.token_store import TokenStore
+
+if TYPE_CHECKING:
+    from boxcasb.box_gateway import BoxGatewayFactory
 
 
 @dataclass

@@ -1,17 +1,20 @@
-"""Composition root: builds the services from settings, once per container."""
+"""Composition root: builds the services from settings, once per container.
+
+boxsdk costs ~0.4 s to import (it loads every manager and schema), so the Box gateway is
+built on first use: the admin API, which never calls Box, does not pay for it.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
+from functools import cache, cached_property
+from typing import TYPE_CHECKING
 
 from boxcasb import aws_clients
 from boxcasb.api_test import ApiTestService, BoxProbe
 from boxcasb.app_credentials import AppCredentialsProvider
-from boxcasb.box_gateway import BoxApp, BoxGatewayFactory
 from boxcasb.connect import ConnectService
 from boxcasb.jobs import AsyncInvoker
 from boxcasb.models import Connection, ConnectionStatus
@@ -21,22 +24,39 @@ from boxcasb.token_cipher import TokenCipher
 from boxcasb.token_keeper import TokenKeeper
 from boxcasb.token_store import TokenStore
 
+if TYPE_CHECKING:
+    from boxcasb.box_gateway import BoxGatewayFactory
 
-@dataclass(frozen=True)
+
 class Services:
-    settings: Settings
-    store: StateStore
-    tokens: TokenStore
-    gateways: BoxGatewayFactory
-    credentials: AppCredentialsProvider
-    invoker: AsyncInvoker
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = StateStore(aws_clients.table(settings.table_name))
+        self.credentials = AppCredentialsProvider(
+            aws_clients.client("secretsmanager"), settings.box_app_secret_arn
+        )
+        self.tokens = TokenStore(
+            self.store,
+            TokenCipher(aws_clients.client("kms"), settings.token_key_arn),
+            self._mark_reconnect_required,
+        )
+        self.invoker = AsyncInvoker(aws_clients.client("lambda"), settings.api_test_function_name)
+
+    @cached_property
+    def gateways(self) -> BoxGatewayFactory:
+        from boxcasb.box_gateway import BoxApp, BoxGatewayFactory  # noqa: PLC0415 (deferred on purpose)
+
+        def app() -> BoxApp:
+            return BoxApp(self.credentials.get(time.time()), self.settings)
+
+        return BoxGatewayFactory(app, self.tokens)
 
     def connect(self) -> ConnectService:
         return ConnectService(
             self.settings,
             self.store,
             self.tokens,
-            self.gateways,
+            lambda: self.gateways,
             self.credentials,
             self.invoker.start_api_test,
         )
@@ -56,27 +76,8 @@ class Services:
             timedelta(days=self.settings.token_keeper_max_idle_days),
         )
 
-
-def build(settings: Settings) -> Services:
-    store = StateStore(aws_clients.table(settings.table_name))
-    credentials = AppCredentialsProvider(aws_clients.client("secretsmanager"), settings.box_app_secret_arn)
-
-    def mark_revoked(connection_id: str, reason: str) -> None:
-        store.update_connection(connection_id, lambda c: _reconnect_required(c, reason))
-
-    tokens = TokenStore(store, TokenCipher(aws_clients.client("kms"), settings.token_key_arn), mark_revoked)
-
-    def app() -> BoxApp:
-        return BoxApp(credentials.get(time.time()), settings)
-
-    return Services(
-        settings=settings,
-        store=store,
-        tokens=tokens,
-        gateways=BoxGatewayFactory(app, tokens),
-        credentials=credentials,
-        invoker=AsyncInvoker(aws_clients.client("lambda"), settings.api_test_function_name),
-    )
+    def _mark_reconnect_required(self, connection_id: str, reason: str) -> None:
+        self.store.update_connection(connection_id, lambda c: _reconnect_required(c, reason))
 
 
 def _reconnect_required(c: Connection, reason: str) -> Connection:
@@ -85,4 +86,4 @@ def _reconnect_required(c: Connection, reason: str) -> Connection:
 
 @cache
 def services() -> Services:
-    return build(get_settings())
+    return Services(get_settings())

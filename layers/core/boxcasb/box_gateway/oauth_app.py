@@ -20,7 +20,7 @@ from boxcasb.app_credentials import BoxAppCredentials
 from boxcasb.box_gateway.errors import oauth_error_code, translate
 from boxcasb.box_gateway.retry import LambdaRetryStrategy
 from boxcasb.clock import Clock, utc_now
-from boxcasb.errors import InvalidRequest, ReconnectRequired
+from boxcasb.errors import AppCredentialsRejected, AuthorizationCodeRejected, ReconnectRequired
 from boxcasb.models import TokenSet
 from boxcasb.settings import Settings
 
@@ -36,14 +36,6 @@ class CallCounter:
         self.count += 1
         path = urlparse(response.request.url or "").path
         self.by_path[path] = self.by_path.get(path, 0) + 1
-
-
-class AuthorizationCodeRejected(InvalidRequest):
-    """The code expired (30 s), was used already, or belongs to another app."""
-
-
-class AppCredentialsRejected(InvalidRequest):
-    """Box does not recognise the client id/secret stored in Secrets Manager."""
 
 
 class BoxApp:
