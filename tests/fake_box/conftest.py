@@ -43,4 +43,4 @@ def alice(http: BoxHttp) -> Tokens:
 def openapi() -> None:
     """Fails (not skips) when the spec is missing: conformance is the point of these tests."""
     if spec.spec_path() is None:
-        pytest.fail("box-openapi.json not found: copy it to reference/ or set BOX_OPENAPI_SPEC")
+        pytest.fail("box-openapi.json not found: expected in ../shared/reference/, or set BOX_OPENAPI_SPEC")
