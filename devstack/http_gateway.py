@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +21,7 @@ from devstack.http_events import (
     to_http_response,
 )
 from devstack.local_aws import LocalIdentity
+from devstack.loopback import LoopbackServer
 from devstack.routes import RouteTable
 from devstack.sigv4 import SignatureRejected, SignedRequest, verify
 
@@ -46,31 +46,21 @@ class HttpGateway:
         self._invoke = invoke
         self._api_ids = dict(api_ids)
         self._identity = identity
-        # Bound now, served later: the stack needs the URL (for OAuthRedirectUri) before handlers load.
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._loopback = LoopbackServer(_make_handler(self), port, "devstack-http-api")
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._loopback.port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._loopback.url
 
     def serve(self) -> None:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="devstack-http-api", daemon=True
-        )
-        self._thread.start()
+        self._loopback.serve()
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
+        self._loopback.stop()
 
     def respond(self, request: HttpRequest) -> HttpResponse:
         request_id = new_request_id()

@@ -19,11 +19,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from devstack.handlers import LocalFunction, function_arn
+from devstack.loopback import LoopbackServer
 
 log = logging.getLogger(__name__)
 
@@ -116,26 +117,17 @@ class LambdaInvokeServer:
         # A callable: the server is bound (its URL goes into the environment) before handlers load.
         self._functions = functions
         self._async = async_invocations
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._loopback = LoopbackServer(_make_handler(self), port, "devstack-lambda")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._loopback.url
 
     def serve(self) -> None:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="devstack-lambda", daemon=True
-        )
-        self._thread.start()
+        self._loopback.serve()
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
+        self._loopback.stop()
 
     def find(self, function_name: str) -> LocalFunction | None:
         match = _FUNCTION_ARN.match(function_name)

@@ -44,11 +44,8 @@ def stack(fake_box: Any) -> Iterator[Any]:
     local = LocalStack(
         template=str(ROOT / "template.yaml"),
         box_base_url=fake_box.url,
-        box_upload_url=fake_box.url + "/api",
-        box_authorize_url=fake_box.url + "/api/oauth2/authorize",
         box_client_id=CLIENT_ID,
         box_client_secret=CLIENT_SECRET,
-        api_port=0,
     )
     local.start()
     reset_package_caches()

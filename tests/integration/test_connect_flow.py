@@ -7,11 +7,14 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import boto3
 import pytest
 import requests
 from boto3.dynamodb.conditions import Attr
 
 from boxcasb.cli.api_client import ApiError
+from boxcasb.jobs import AsyncInvoker
+from boxcasb.wiring import services
 from devstack.browser import CallbackPage, consent
 from tests.support.flows import admin_api, get_connection, start_connection
 
@@ -209,3 +212,15 @@ def test_list_and_show_connections(stack: Any) -> None:
     assert shown["admin_login"] == ADMIN
     assert shown["created_at"] <= shown["connected_at"] <= shown["updated_at"]
     assert "tokens" not in str(shown).lower()
+
+
+def test_connect_succeeds_even_if_the_test_api_cannot_be_started(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services(), "invoker", AsyncInvoker(boto3.client("lambda"), "NoSuchFunction"))
+    connection, page = connect(stack, ADMIN)
+    assert page.status == 200
+    assert "Box was successfully connected" in page.html
+    assert f"boxcasb test {connection['connection_id']}" in page.html
+    assert connection["status"] == "connected"
+    assert connection["last_test"] is None

@@ -67,7 +67,7 @@ def run_checks(probe: BoxProbe) -> list[CheckResult]:
         _attempt(
             "enterprise_events",
             "Enterprise event log readable",
-            lambda: f"Read the enterprise event log (admin_logs; first page: {probe.read_admin_events(1)}).",
+            lambda: f"Read the enterprise event log (admin_logs): {probe.read_admin_events(1)} event(s).",
             "Connect with an admin, or give the co-admin the 'Run new reports and access existing "
             "reports' permission; the app needs the 'Manage enterprise properties' scope.",
         )

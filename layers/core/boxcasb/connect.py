@@ -22,6 +22,7 @@ from boxcasb.errors import (
     InvalidRequest,
     NotFound,
 )
+from boxcasb.jobs import JobNotStarted
 from boxcasb.models import (
     Authorization,
     AuthorizationState,
@@ -181,14 +182,21 @@ class ConnectService:
         self._tokens.save_new(connection_id, tokens)
         now = self._clock()
         connection = self._store.update_connection(connection_id, lambda c: _connected(c, user, now))
-        self._start_api_test(connection_id, "connect")
         logger.info("box connected", extra={"connection_id": connection_id, "role": user.role})
+        test_step = "The API test is running now: `boxcasb status` shows each check."
+        try:
+            self._start_api_test(connection_id, "connect")
+        except JobNotStarted:
+            # The connection is made and stored; only the automatic test is missing.
+            logger.warning("api test not started after connect", extra={"connection_id": connection_id})
+            test_step = f"Run `boxcasb test {connection_id}` to check the connection."
+        next_step = _ROLE_NOTE.get(user.role or "", _ROLE_NOTE["user"]) + test_step
         return CallbackOutcome(
             result=CallbackResult.CONNECTED,
             title="Box was successfully connected",
             message=f"Connected to {user.enterprise_name or 'your Box enterprise'} as {user.login}"
             f" (role: {user.role or 'unknown'}).",
-            next_step=_ROLE_NEXT_STEP.get(user.role or "", _ROLE_NEXT_STEP["user"]),
+            next_step=next_step,
             connection=connection,
         )
 
@@ -280,10 +288,9 @@ _STATE_REASONS = {
 
 _RETRY = "Run `boxcasb connect` again to get a fresh link."
 
-_ROLE_NEXT_STEP = {
-    "admin": "The API test is running now: `boxcasb status` shows each check.",
-    "coadmin": "You connected as a co-admin: files owned by admins and other co-admins can't be "
-    "scanned. The API test is running now: `boxcasb status` shows each check.",
-    "user": "You connected as a plain user: the API test will fail and no files can be scanned. "
-    "Reconnect with a Box admin account (`boxcasb connect`).",
+_ROLE_NOTE = {
+    "admin": "",
+    "coadmin": "You connected as a co-admin: files owned by admins and other co-admins can't be scanned. ",
+    "user": "You connected as a plain user: the API test will fail and no files can be scanned; "
+    "reconnect with a Box admin account (`boxcasb connect`). ",
 }

@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
+
+from boxcasb.errors import BoxCasbError
+
+
+class JobNotStarted(BoxCasbError):
+    """Lambda did not accept the asynchronous invocation (throttled, misconfigured, unreachable)."""
 
 
 class ApiTestRequest(BaseModel):
@@ -26,8 +33,11 @@ class AsyncInvoker:
         if not self._function_name:
             raise RuntimeError("API_TEST_FUNCTION_NAME is not set for this function")
         payload = ApiTestRequest(connection_id=connection_id, reason=reason)
-        self._client.invoke(
-            FunctionName=self._function_name,
-            InvocationType="Event",
-            Payload=json.dumps(payload.model_dump()).encode(),
-        )
+        try:
+            self._client.invoke(
+                FunctionName=self._function_name,
+                InvocationType="Event",
+                Payload=json.dumps(payload.model_dump()).encode(),
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise JobNotStarted(f"the Test API could not be started ({type(exc).__name__})") from exc
