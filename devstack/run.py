@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,13 +29,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--port", type=int, default=3000, help="HTTP API port (0: any free port)")
     parser.add_argument("--lambda-port", type=int, default=0, help="Lambda Invoke API port (default: any)")
-    parser.add_argument("--box-url", help="Box API base URL (default: start the fake Box in-process)")
-    parser.add_argument("--box-upload-url", help="Box upload base URL (default: <box-url>/api)")
+    # Each Box option also reads an environment variable, so a real client secret need not
+    # appear in a command line (shell history, process list).
+    env = os.environ.get
     parser.add_argument(
-        "--box-authorize-url", help="Box authorize URL (default: <box-url>/api/oauth2/authorize)"
+        "--box-url",
+        default=env("BOXCASB_BOX_URL"),
+        help="Box API base URL, e.g. https://api.box.com [BOXCASB_BOX_URL] (default: in-process fake)",
     )
-    parser.add_argument("--client-id", default=FAKE_CLIENT_ID, help="Box app client id written to the secret")
-    parser.add_argument("--client-secret", default=FAKE_CLIENT_SECRET, help="Box app client secret, likewise")
+    parser.add_argument(
+        "--box-upload-url",
+        default=env("BOXCASB_BOX_UPLOAD_URL"),
+        help="Box upload base URL [BOXCASB_BOX_UPLOAD_URL] (default: <box-url>/api)",
+    )
+    parser.add_argument(
+        "--box-authorize-url",
+        default=env("BOXCASB_BOX_AUTHORIZE_URL"),
+        help="Box authorize URL, for real Box https://account.box.com/api/oauth2/authorize "
+        "[BOXCASB_BOX_AUTHORIZE_URL] (default: <box-url>/api/oauth2/authorize)",
+    )
+    parser.add_argument(
+        "--client-id",
+        default=env("BOXCASB_CLIENT_ID", FAKE_CLIENT_ID),
+        help="Box app client id written to the secret [BOXCASB_CLIENT_ID]",
+    )
+    parser.add_argument(
+        "--client-secret",
+        default=env("BOXCASB_CLIENT_SECRET", FAKE_CLIENT_SECRET),
+        help="Box app client secret, likewise [BOXCASB_CLIENT_SECRET]",
+    )
     parser.add_argument("--no-schedules", action="store_true", help="do not fire rate() schedules on a timer")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request (moto's too)")
     return parser.parse_args(argv)
