@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from boxcasb.activity.store import ActivityQuery
 from boxcasb.connect import redirect_uri_for
 from boxcasb.errors import InvalidRequest
 from boxcasb.http_edge import register_error_handlers
@@ -72,7 +74,54 @@ def list_connections() -> Response[str]:
 
 @app.get("/connections/<connection_id>")
 def get_connection(connection_id: str) -> Response[str]:
-    return _json(200, services().store.get_connection(_checked(connection_id)).model_dump(mode="json"))
+    store = services().store
+    body = store.get_connection(_checked(connection_id)).model_dump(mode="json")
+    body["activity"] = store.activity_progress(connection_id).model_dump(mode="json")
+    return _json(200, body)
+
+
+class ActivitiesRequest(BaseModel):
+    """Query string of GET /connections/{id}/activities; times are ISO 8601 with a zone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    user: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
+    file: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
+    event_type: str | None = Field(default=None, pattern=r"^[A-Z0-9_.]{1,64}$")
+    limit: int = Field(default=100, ge=1, le=500)
+    cursor: str | None = Field(default=None, max_length=2048)
+
+
+@app.get("/connections/<connection_id>/activities")
+def list_activities(connection_id: str) -> Response[str]:
+    svc = services()
+    svc.store.get_connection(_checked(connection_id))  # 404 for an unknown connection
+    request = ActivitiesRequest.model_validate(app.current_event.query_string_parameters or {})
+    until = request.until or datetime.now(UTC)
+    since = request.since or until - timedelta(days=7)
+    page = svc.activity_store.query(
+        connection_id,
+        ActivityQuery(
+            since=since,
+            until=until,
+            user_id=request.user,
+            file_id=request.file,
+            event_type=request.event_type,
+            limit=request.limit,
+            cursor=request.cursor,
+        ),
+    )
+    return _json(
+        200,
+        {
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "events": page.events,
+            "cursor": page.cursor,
+        },
+    )
 
 
 @app.post("/connections/<connection_id>/test")

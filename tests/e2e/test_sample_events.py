@@ -14,6 +14,8 @@ FUNCTION_OF = {
     "oauth_callback": "OAuthCallbackFunction",
     "api_test": "ApiTestFunction",
     "token_keeper": "TokenKeeperFunction",
+    "activity_backfill": "ActivityBackfillFunction",
+    "activity_poller": "ActivityPollerFunction",
 }
 
 
@@ -36,6 +38,9 @@ def test_every_event_file_is_covered() -> None:
         "oauth_callback_denied.json",
         "api_test.json",
         "token_keeper.json",
+        "activity_backfill_window.json",
+        "activity_backfill_poison.json",
+        "activity_poller.json",
     }
 
 
@@ -79,3 +84,20 @@ def test_token_keeper_event(stack: Any) -> None:
     report = invoke(stack, "token_keeper.json")
     assert set(report) == {"connections", "refreshed", "fresh_enough", "reconnect_required", "errors"}
     assert report["errors"] == 0
+
+
+def test_backfill_window_for_an_unplanned_connection_is_dropped_not_retried(stack: Any) -> None:
+    assert invoke(stack, "activity_backfill_window.json") == {"batchItemFailures": []}
+
+
+def test_backfill_reports_only_the_malformed_record_as_failed(stack: Any) -> None:
+    # The window message lacks window_start: it fails (and reaches the DLQ after retries);
+    # the valid resume message beside it succeeds.
+    assert invoke(stack, "activity_backfill_poison.json") == {
+        "batchItemFailures": [{"itemIdentifier": "4d1c2b3a-0000-4000-8000-000000000002"}]
+    }
+
+
+def test_poller_event(stack: Any) -> None:
+    report = invoke(stack, "activity_poller.json")
+    assert {"connections", "pages", "events", "stopped", "deferred", "reconciled"} <= set(report)

@@ -18,7 +18,12 @@ GLOBALS: dict[str, Any] = TEMPLATE["Globals"]["Function"]
 # Everything else on the HttpApi must be IAM-signed. The webhook route joins this set later.
 ALLOWED_PUBLIC_ROUTES = {"GET /oauth/box/callback", "POST /webhooks/box"}
 # Only functions that call Box with stored tokens may decrypt them.
-MAY_DECRYPT_TOKENS = {"ApiTestFunction", "TokenKeeperFunction"}
+MAY_DECRYPT_TOKENS = {
+    "ApiTestFunction",
+    "TokenKeeperFunction",
+    "ActivityBackfillFunction",
+    "ActivityPollerFunction",
+}
 
 
 def of_type(kind: str) -> dict[str, dict[str, Any]]:
@@ -132,3 +137,38 @@ def test_every_sample_event_belongs_to_a_function() -> None:
 def test_secret_holds_no_credentials_in_the_template() -> None:
     (secret,) = of_type("AWS::SecretsManager::Secret").values()
     assert secret["Properties"]["SecretString"] == '{"client_id": "", "client_secret": ""}'
+
+
+def sqs_sources() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, event["Properties"])
+        for name, fn in FUNCTIONS.items()
+        for event in fn["Properties"].get("Events", {}).values()
+        if event["Type"] == "SQS"
+    ]
+
+
+def test_every_queue_has_a_dead_letter_queue_or_is_one() -> None:
+    queues = of_type("AWS::SQS::Queue")
+    dlqs = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in queues.values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    assert dlqs, "no queue has a dead-letter queue"
+    for name, queue in queues.items():
+        props = queue["Properties"]
+        assert name in dlqs or "RedrivePolicy" in props, name
+        if "RedrivePolicy" in props:
+            assert 1 < props["RedrivePolicy"]["maxReceiveCount"] <= 10, name
+        assert props.get("SqsManagedSseEnabled") is True, name
+
+
+def test_consumers_report_partial_failures_and_outlive_their_timeout() -> None:
+    sources = sqs_sources()
+    assert sources
+    for name, source in sources:
+        assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
+        queue = RESOURCES[source["Queue"]["Fn::GetAtt"][0]]["Properties"]
+        timeout = FUNCTIONS[name]["Properties"].get("Timeout", GLOBALS["Timeout"])
+        assert queue["VisibilityTimeout"] >= 6 * timeout, name

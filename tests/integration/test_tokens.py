@@ -63,6 +63,8 @@ def test_no_token_or_secret_reaches_the_logs(
     handler.setFormatter(logger.registered_formatter)
     logging.getLogger(logger.name).addHandler(handler)
     caplog.set_level(logging.INFO)
+    level = logger.log_level
+    logger.setLevel(logging.INFO)
     try:
         connection_id = connected(stack)
         fake_box.expire_access_tokens()  # forces a refresh, the riskiest path for a leak
@@ -70,6 +72,7 @@ def test_no_token_or_secret_reaches_the_logs(
         stack.wait_for_async(timeout=30)
     finally:
         logging.getLogger(logger.name).removeHandler(handler)
+        logger.setLevel(level)
     cipher = TokenCipher(boto3.client("kms"), stack.env["TOKEN_KEY_ARN"])
     tokens = cipher.decrypt(connection_id, tokens_item(table, connection_id)["ciphertext"].value)
     output = rendered.getvalue() + caplog.text

@@ -12,7 +12,14 @@ from boxcasb.errors import AppNotConfigured, InvalidRequest
 from boxcasb.pages import render_outcome
 from boxcasb.settings import SettingsError, settings_from_env
 
-BASE_ENV = {"TABLE_NAME": "t", "TOKEN_KEY_ARN": "arn:k", "BOX_APP_SECRET_ARN": "arn:s"}
+BASE_ENV = {
+    "TABLE_NAME": "t",
+    "ACTIVITY_TABLE_NAME": "a",
+    "BACKFILL_QUEUE_URL": "https://sqs/backfill",
+    "PRIORITY_SCAN_QUEUE_URL": "https://sqs/priority.fifo",
+    "TOKEN_KEY_ARN": "arn:k",
+    "BOX_APP_SECRET_ARN": "arn:s",
+}
 
 
 def test_settings_defaults_point_at_real_box() -> None:
@@ -38,7 +45,7 @@ def test_settings_follow_overrides_and_ignore_empty_values() -> None:
 
 def test_missing_settings_name_the_variables() -> None:
     with pytest.raises(SettingsError, match="TABLE_NAME"):
-        settings_from_env({"TOKEN_KEY_ARN": "k", "BOX_APP_SECRET_ARN": "s"})
+        settings_from_env({k: v for k, v in BASE_ENV.items() if k != "TABLE_NAME"})
     with pytest.raises(SettingsError, match="BOX_API_BASE_URL"):
         settings_from_env(BASE_ENV | {"BOX_API_BASE_URL": "not a url"})
 

@@ -77,6 +77,7 @@ class ConnectService:
         gateways: Callable[[], BoxGatewayFactory],  # deferred: only the callback needs Box
         credentials: AppCredentialsProvider,
         start_api_test: Callable[[str, str], None],
+        start_activity: Callable[[str, datetime], None],
         clock: Clock = utc_now,
     ) -> None:
         self._settings = settings
@@ -85,6 +86,7 @@ class ConnectService:
         self._gateways = gateways
         self._credentials = credentials
         self._start_api_test = start_api_test
+        self._start_activity = start_activity
         self._clock = clock
 
     def start(self, redirect_uri: str, reconnect_id: str | None = None) -> ConnectStart:
@@ -190,6 +192,13 @@ class ConnectService:
             # The connection is made and stored; only the automatic test is missing.
             logger.warning("api test not started after connect", extra={"connection_id": connection_id})
             test_step = f"Run `boxcasb test {connection_id}` to check the connection."
+        try:
+            self._start_activity(connection_id, now)
+        except JobNotStarted:
+            # The poller's reconciliation starts it within a minute; nothing is lost meanwhile.
+            logger.warning(
+                "activity backfill not started after connect", extra={"connection_id": connection_id}
+            )
         next_step = _ROLE_NOTE.get(user.role or "", _ROLE_NOTE["user"]) + test_step
         return CallbackOutcome(
             result=CallbackResult.CONNECTED,

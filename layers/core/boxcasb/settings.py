@@ -16,6 +16,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     table_name: str = Field(min_length=1)
+    activity_table_name: str = Field(min_length=1)
+    backfill_queue_url: str = Field(min_length=1)
+    priority_scan_queue_url: str = Field(min_length=1)
     token_key_arn: str = Field(min_length=1)
     box_app_secret_arn: str = Field(min_length=1)
     box_api_base_url: HttpUrl = HttpUrl("https://api.box.com")
@@ -30,6 +33,11 @@ class Settings(BaseModel):
     # A Lambda must not sleep through a long Retry-After: past this the call fails and the
     # work goes back on its queue with that delay.
     box_max_retry_wait_seconds: float = Field(default=5.0, ge=0, le=60)
+    activity_retention_days: int = Field(default=180, ge=1, le=3650)
+    backfill_days: int = Field(default=60, ge=1, le=365)
+    backfill_window_hours: int = Field(default=24, ge=1, le=24 * 31)
+    # admin_logs shows events late: the newest window is read this long after the connection.
+    backfill_settle_seconds: int = Field(default=600, ge=0, le=900)
     box_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     box_read_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
 

@@ -6,6 +6,9 @@ One table, generic keys (pk, sk, gsi1pk, gsi1sk), items typed by their sort key:
   CONN#<id>              CONNECTION   the connection document (JSON in `doc`), optimistic `version`
   CONN#<id>              TOKENS       KMS ciphertext of the token pair, `version`, refresh lease
   OAUTH_STATE#<sha256>   OAUTH_STATE  a pending authorization; TTL `expires_at`; consumed once
+  CONN#<id>              BACKFILL     the 60-day backfill plan and its status
+  CONN#<id>              BACKFILL#<start>  one window's checkpoint (position, pages, counts)
+  CONN#<id>              STREAM       admin_logs_streaming position (a string) and status
 
 gsi1: gsi1pk=CONNECTIONS, gsi1sk=<created_at>#<id> lists connections in creation order.
 The OAuth state is stored as a hash: a read of the table does not yield a usable state.
@@ -22,6 +25,14 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from boxcasb.activity.progress import (
+    ActivityProgress,
+    BackfillProgress,
+    BackfillSummary,
+    BackfillWindow,
+    IngestionStatus,
+    StreamCheckpoint,
+)
 from boxcasb.errors import NotFound
 from boxcasb.models import Connection, OAuthStateRecord
 
@@ -32,6 +43,8 @@ CONNECTION_SK = "CONNECTION"
 TOKENS_SK = "TOKENS"
 OAUTH_STATE_SK = "OAUTH_STATE"
 CONNECTIONS_GSI_PK = "CONNECTIONS"
+BACKFILL_SK = "BACKFILL"
+STREAM_SK = "STREAM"
 
 
 class ConcurrentUpdate(Exception):
@@ -257,3 +270,174 @@ class StateStore:
 
     def delete_tokens(self, connection_id: str) -> None:
         self._table.delete_item(Key={"pk": connection_pk(connection_id), "sk": TOKENS_SK})
+
+    # --- activity ingestion checkpoints ------------------------------------------
+    def put_backfill_plan(
+        self, connection_id: str, summary: BackfillSummary, windows: list[BackfillWindow]
+    ) -> bool:
+        """Record the plan once; False if it exists (a redelivered plan message)."""
+        pk = connection_pk(connection_id)
+        try:
+            self._table.put_item(
+                Item={"pk": pk, "sk": BACKFILL_SK, "doc": summary.model_dump_json()},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        with self._table.batch_writer() as batch:
+            for window in windows:
+                batch.put_item(Item=self._window_item(pk, window))
+        return True
+
+    def get_backfill(self, connection_id: str) -> BackfillSummary | None:
+        item = self._get(connection_id, BACKFILL_SK)
+        return BackfillSummary.model_validate_json(str(item["doc"])) if item else None
+
+    def set_backfill_status(
+        self, connection_id: str, status: IngestionStatus, now: datetime, reason: str | None = None
+    ) -> bool:
+        """Move the plan to `status`; finishing happens once (False for every later attempt)."""
+        summary = self.get_backfill(connection_id)
+        if summary is None or summary.status is IngestionStatus.FINISHED:
+            return False
+        update: dict[str, Any] = {"status": status, "reason": reason}
+        if status is IngestionStatus.FINISHED:
+            update["finished_at"] = now
+        if status is IngestionStatus.STOPPED:
+            update["stopped_at"] = now
+        try:
+            self._table.update_item(
+                Key={"pk": connection_pk(connection_id), "sk": BACKFILL_SK},
+                UpdateExpression="SET #doc = :doc",
+                ConditionExpression="#doc = :seen",
+                ExpressionAttributeNames={"#doc": "doc"},
+                ExpressionAttributeValues={
+                    ":doc": summary.model_copy(update=update).model_dump_json(),
+                    ":seen": summary.model_dump_json(),
+                },
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def get_window(self, connection_id: str, start: datetime) -> BackfillWindow | None:
+        item = self._get(connection_id, f"{BACKFILL_SK}#{start.isoformat()}")
+        return BackfillWindow.model_validate_json(str(item["doc"])) if item else None
+
+    def advance_window(self, connection_id: str, seen: BackfillWindow, after: BackfillWindow) -> bool:
+        """Checkpoint one page: only from the state `seen` (a redelivered page can't count twice)."""
+        try:
+            self._table.update_item(
+                Key={"pk": connection_pk(connection_id), "sk": f"{BACKFILL_SK}#{seen.start.isoformat()}"},
+                UpdateExpression="SET #doc = :doc, pages = :pages",
+                ConditionExpression="pages = :seen",
+                ExpressionAttributeNames={"#doc": "doc"},
+                ExpressionAttributeValues={
+                    ":doc": after.model_dump_json(),
+                    ":pages": after.pages,
+                    ":seen": seen.pages,
+                },
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def backfill_progress(self, connection_id: str) -> BackfillProgress | None:
+        summary = self.get_backfill(connection_id)
+        if summary is None:
+            return None
+        windows = [
+            BackfillWindow.model_validate_json(str(item["doc"]))
+            for item in self._query_prefix(connection_id, f"{BACKFILL_SK}#")
+        ]
+        oldest = [w.oldest for w in windows if w.oldest]
+        newest = [w.newest for w in windows if w.newest]
+        return BackfillProgress(
+            status=summary.status,
+            span_start=summary.span_start,
+            span_end=summary.span_end,
+            windows_total=summary.windows_total,
+            windows_done=sum(w.done for w in windows),
+            events_stored=sum(w.events for w in windows),
+            oldest_event=min(oldest) if oldest else None,
+            newest_event=max(newest) if newest else None,
+            planned_at=summary.planned_at,
+            finished_at=summary.finished_at,
+            reason=summary.reason,
+        )
+
+    def activity_progress(self, connection_id: str) -> ActivityProgress:
+        return ActivityProgress(
+            backfill=self.backfill_progress(connection_id), stream=self.get_stream(connection_id)
+        )
+
+    def put_stream(self, connection_id: str, checkpoint: StreamCheckpoint) -> bool:
+        try:
+            self._table.put_item(
+                Item={
+                    "pk": connection_pk(connection_id),
+                    "sk": STREAM_SK,
+                    "doc": checkpoint.model_dump_json(),
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def get_stream(self, connection_id: str) -> StreamCheckpoint | None:
+        item = self._get(connection_id, STREAM_SK)
+        return StreamCheckpoint.model_validate_json(str(item["doc"])) if item else None
+
+    def replace_stream(self, connection_id: str, seen: StreamCheckpoint, after: StreamCheckpoint) -> bool:
+        """Move the stream checkpoint only if nobody moved it since `seen` (overlapping pollers)."""
+        try:
+            self._table.update_item(
+                Key={"pk": connection_pk(connection_id), "sk": STREAM_SK},
+                UpdateExpression="SET #doc = :doc",
+                ConditionExpression="#doc = :seen",
+                ExpressionAttributeNames={"#doc": "doc"},
+                ExpressionAttributeValues={":doc": after.model_dump_json(), ":seen": seen.model_dump_json()},
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    @staticmethod
+    def _window_item(pk: str, window: BackfillWindow) -> dict[str, Any]:
+        return {
+            "pk": pk,
+            "sk": f"{BACKFILL_SK}#{window.start.isoformat()}",
+            "doc": window.model_dump_json(),
+            "pages": window.pages,
+        }
+
+    def _get(self, connection_id: str, sk: str) -> dict[str, Any] | None:
+        item = self._table.get_item(
+            Key={"pk": connection_pk(connection_id), "sk": sk}, ConsistentRead=True
+        ).get("Item")
+        return dict(item) if item is not None else None
+
+    def _query_prefix(self, connection_id: str, prefix: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(connection_pk(connection_id))
+            & Key("sk").begins_with(prefix),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

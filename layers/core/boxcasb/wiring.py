@@ -13,11 +13,17 @@ from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
 from boxcasb import aws_clients
+from boxcasb.activity.backfill import BackfillService, BackfillSettings
+from boxcasb.activity.ingest import Ingestor
+from boxcasb.activity.queue import SqsBackfillQueue
+from boxcasb.activity.store import ActivityStore
+from boxcasb.activity.stream import StreamPoller
 from boxcasb.api_test import ApiTestService, BoxProbe
 from boxcasb.app_credentials import AppCredentialsProvider
 from boxcasb.connect import ConnectService
 from boxcasb.jobs import AsyncInvoker
 from boxcasb.models import Connection, ConnectionStatus
+from boxcasb.scan_queue import PriorityScanQueue
 from boxcasb.settings import Settings, get_settings
 from boxcasb.state_store import StateStore
 from boxcasb.token_cipher import TokenCipher
@@ -25,7 +31,7 @@ from boxcasb.token_keeper import TokenKeeper
 from boxcasb.token_store import TokenStore
 
 if TYPE_CHECKING:
-    from boxcasb.box_gateway import BoxGatewayFactory
+    from boxcasb.box_gateway import BoxGateway, BoxGatewayFactory
 
 
 class Services:
@@ -59,7 +65,39 @@ class Services:
             lambda: self.gateways,
             self.credentials,
             self.invoker.start_api_test,
+            lambda connection_id, at: self.backfill().on_connected(connection_id, at),
         )
+
+    @cached_property
+    def activity_store(self) -> ActivityStore:
+        return ActivityStore(
+            aws_clients.table(self.settings.activity_table_name),
+            timedelta(days=self.settings.activity_retention_days),
+        )
+
+    def ingestor(self) -> Ingestor:
+        scans = PriorityScanQueue(aws_clients.client("sqs"), self.settings.priority_scan_queue_url)
+        return Ingestor(self.activity_store, scans)
+
+    def backfill(self) -> BackfillService:
+        s = self.settings
+        return BackfillService(
+            self.store,
+            self.ingestor(),
+            SqsBackfillQueue(aws_clients.client("sqs"), s.backfill_queue_url),
+            self._events_for,
+            BackfillSettings(
+                days=s.backfill_days,
+                window=timedelta(hours=s.backfill_window_hours),
+                settle=timedelta(seconds=s.backfill_settle_seconds),
+            ),
+        )
+
+    def stream_poller(self) -> StreamPoller:
+        return StreamPoller(self.store, self.ingestor(), self._events_for, self.backfill().reconcile)
+
+    def _events_for(self, connection_id: str) -> BoxGateway:
+        return self.gateways.for_connection(connection_id)  # deferred: boxsdk loads on first use
 
     def api_tests(self) -> ApiTestService:
         def probe_for(connection_id: str) -> tuple[BoxProbe, Callable[[], int]]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from box_sdk_gen.box.errors import BoxSDKError
 from box_sdk_gen.client import BoxClient
 from box_sdk_gen.managers.events import GetEventsStreamType
 from box_sdk_gen.managers.users import GetUsersUserType
+from box_sdk_gen.networking.fetch_options import FetchOptions
 from box_sdk_gen.schemas.user_full import UserFull
 
+from boxcasb.activity.model import EventPage
 from boxcasb.box_gateway.auth import ConnectionAuth, IssuedTokenSource, StoredTokenSource
 from boxcasb.box_gateway.errors import translate
 from boxcasb.box_gateway.oauth_app import BoxApp, CallCounter
@@ -30,6 +33,10 @@ def _user(user: UserFull) -> BoxUser:
         enterprise_id=enterprise.id if enterprise is not None else None,
         enterprise_name=enterprise.name if enterprise is not None else None,
     )
+
+
+def _box_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
 def _call[T](fn: Callable[[], T]) -> T:
@@ -74,6 +81,33 @@ class BoxGateway:
         as_user = self._client.with_as_user_header(user_id)
         page = _call(lambda: as_user.folders.get_folder_items("0", fields=["id"], limit=1))
         return page.total_count if page.total_count is not None else len(page.entries or [])
+
+    def read_events(
+        self,
+        stream_type: str,
+        stream_position: str | None,
+        *,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 500,
+    ) -> EventPage:
+        """One raw page of enterprise events: every field Box sent, the position kept exact."""
+        params = {"stream_type": stream_type, "limit": str(limit)}
+        if stream_position is not None:
+            params["stream_position"] = stream_position
+        if created_after is not None:
+            params["created_after"] = _box_time(created_after)
+        if created_before is not None:
+            params["created_before"] = _box_time(created_before)
+        options = FetchOptions(
+            url=f"{self._app.network_session.base_urls.base_url}/2.0/events", method="GET", params=params
+        )
+        response = _call(lambda: self._client.make_request(options))
+        data = response.data if isinstance(response.data, dict) else {}
+        return EventPage(
+            entries=[e for e in data.get("entries") or [] if isinstance(e, dict)],
+            next_stream_position=data.get("next_stream_position", stream_position or "0"),
+        )
 
     def force_token_refresh(self) -> StoredTokens:
         return self._auth.force_refresh()

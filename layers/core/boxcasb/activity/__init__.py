@@ -1,0 +1,1 @@
+"""Enterprise activity: the event model, its classification, backfill and continuous ingestion."""

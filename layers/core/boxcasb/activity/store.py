@@ -1,0 +1,201 @@
+"""The only module that knows the activity table's keys.
+
+  pk  <connection>#<UTC day>            sk  <created_at>#<event_id>      every event, by time
+  upk <connection>#<user id>            usk = sk                          by_user index (sparse)
+  ipk <connection>#<item type>#<id>     isk = sk                          by_item index (sparse)
+
+The key is a function of the event alone, so a repeated or re-ordered delivery overwrites
+the same item: every event is stored once, with one write (plus one per index it joins).
+Event type is a filter over a time range, not an index: it would cost a write per event
+for a query admins run rarely and always with a time range.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import operator
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+from botocore.exceptions import ClientError
+
+from boxcasb.activity.model import ActivityEvent, timestamp
+from boxcasb.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+_MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class ActivityQuery:
+    since: datetime
+    until: datetime
+    user_id: str | None = None
+    file_id: str | None = None
+    event_type: str | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class ActivityPage:
+    events: list[dict[str, Any]]
+    cursor: str | None
+
+
+class ActivityStore:
+    def __init__(self, table: Table, retention: timedelta) -> None:
+        self._table = table
+        self._retention = retention
+
+    def put_events(self, connection_id: str, events: Iterable[ActivityEvent], now: datetime) -> int:
+        """Batch-write events (idempotent); returns how many distinct events were written."""
+        items = {(i["pk"], i["sk"]): i for i in (self._item(connection_id, e, now) for e in events)}
+        with self._table.batch_writer() as batch:
+            for item in items.values():
+                batch.put_item(Item=item)
+        return len(items)
+
+    def query(self, connection_id: str, q: ActivityQuery) -> ActivityPage:
+        if q.since >= q.until:
+            raise InvalidRequest("since must be before until")
+        if not 1 <= q.limit <= _MAX_PAGE:
+            raise InvalidRequest(f"limit must be between 1 and {_MAX_PAGE}")
+        cursor = _decode_cursor(q.cursor)
+        low, high = timestamp(q.since), timestamp(q.until)
+        filters: list[ConditionBase] = [Attr("event_type").eq(q.event_type)] if q.event_type else []
+        if q.user_id:
+            if q.file_id:
+                filters.append(Attr("ipk").eq(f"{connection_id}#file#{q.file_id}"))
+            key = Key("upk").eq(f"{connection_id}#{q.user_id}") & Key("usk").between(low, high)
+            return self._query_partition("by_user", key, filters, q.limit, cursor)
+        if q.file_id:
+            key = Key("ipk").eq(f"{connection_id}#file#{q.file_id}") & Key("isk").between(low, high)
+            return self._query_partition("by_item", key, filters, q.limit, cursor)
+        return self._query_days(connection_id, q, low, high, filters, cursor)
+
+    def _query_days(
+        self,
+        connection_id: str,
+        q: ActivityQuery,
+        low: str,
+        high: str,
+        filters: Sequence[ConditionBase],
+        cursor: dict[str, Any] | None,
+    ) -> ActivityPage:
+        """Newest first, day partition by day partition, from `until` back to `since`."""
+        day = datetime.fromisoformat(cursor["day"]) if cursor else _day(q.until)
+        start_key = cursor.get("key") if cursor else None
+        found: list[dict[str, Any]] = []
+        while day >= _day(q.since):
+            pk = f"{connection_id}#{day.date().isoformat()}"
+            key = Key("pk").eq(pk) & Key("sk").between(low, high)
+            items, last_key = self._query(None, key, filters, q.limit - len(found), start_key)
+            found.extend(items)
+            if last_key is not None:  # this day holds more: resume inside it
+                return ActivityPage(found, _encode_cursor({"day": day.isoformat(), "key": last_key}))
+            start_key = None
+            day -= timedelta(days=1)
+            if len(found) >= q.limit:
+                more = day >= _day(q.since)
+                return ActivityPage(found, _encode_cursor({"day": day.isoformat()}) if more else None)
+        return ActivityPage(found, None)
+
+    def _query_partition(
+        self,
+        index: str,
+        key: ConditionBase,
+        filters: Sequence[ConditionBase],
+        limit: int,
+        cursor: dict[str, Any] | None,
+    ) -> ActivityPage:
+        items, last_key = self._query(index, key, filters, limit, cursor.get("key") if cursor else None)
+        return ActivityPage(items, _encode_cursor({"key": last_key}) if last_key is not None else None)
+
+    def _query(
+        self,
+        index: str | None,
+        key: ConditionBase,
+        filters: Sequence[ConditionBase],
+        limit: int,
+        start_key: dict[str, Any] | None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Up to `limit` matches, newest first, and the key to resume from if there may be more."""
+        found: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": key, "ScanIndexForward": False}
+        if index:
+            kwargs["IndexName"] = index
+        if filters:
+            kwargs["FilterExpression"] = functools.reduce(operator.and_, filters)
+        while True:
+            if start_key:
+                kwargs["ExclusiveStartKey"] = start_key
+            kwargs["Limit"] = limit - len(found)
+            try:
+                answer = self._table.query(**kwargs)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ValidationException" and start_key:
+                    raise InvalidRequest("the cursor does not belong to this query") from None
+                raise
+            found.extend(_public(i) for i in answer.get("Items", []))
+            start_key = answer.get("LastEvaluatedKey")
+            if start_key is None or len(found) >= limit:
+                return found, start_key
+
+    def _item(self, connection_id: str, event: ActivityEvent, now: datetime) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": f"{connection_id}#{event.created_at.date().isoformat()}",
+            "sk": event.sort_key,
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "created_at": timestamp(event.created_at),
+            "raw": json.dumps(event.raw, separators=(",", ":")),
+            "ingested_at": timestamp(now),
+            "expires_at": int((event.created_at + self._retention).timestamp()),
+        }
+        if event.user_id:
+            item |= {"upk": f"{connection_id}#{event.user_id}", "usk": event.sort_key}
+        if event.item_id and event.item_type:
+            item |= {"ipk": f"{connection_id}#{event.item_type}#{event.item_id}", "isk": event.sort_key}
+        optional = {
+            "user_id": event.user_id,
+            "user_login": event.user_login,
+            "item_type": event.item_type,
+            "item_id": event.item_id,
+            "item_name": event.item_name,
+            "ip_address": event.ip_address,
+        }
+        return item | {k: v for k, v in optional.items() if v}
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    """What the API shows: Box's own event, as Box sent it."""
+    return dict(json.loads(str(item["raw"])))
+
+
+def _day(moment: datetime) -> datetime:
+    moment = moment.astimezone(UTC)
+    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+
+
+def _encode_cursor(value: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("the cursor is not one this API issued") from None
+    if not isinstance(value, dict) or not isinstance(value.get("key", {}), dict):
+        raise InvalidRequest("the cursor is not one this API issued")
+    return value

@@ -1,0 +1,59 @@
+"""The priority scan queue (SQS FIFO): one message per item, duplicates dropped by SQS for 5 minutes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from boxcasb.activity.classify import ScanRequest
+
+_BATCH = 10  # SendMessageBatch's limit
+
+
+class PriorityScanMessage(BaseModel):
+    """What the scan worker receives for an item whose content or exposure changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection_id: str
+    item_type: str = Field(pattern=r"^(file|folder)$")
+    item_id: str = Field(min_length=1, max_length=64)
+    reason: str  # the Box event type or webhook trigger
+    origin: str = Field(pattern=r"^(event_stream|backfill|webhook)$")
+
+
+class PriorityScanQueue:
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs = sqs
+        self._url = queue_url
+
+    def enqueue(self, connection_id: str, requests: Sequence[ScanRequest], origin: str) -> int:
+        messages = [
+            PriorityScanMessage(
+                connection_id=connection_id,
+                item_type=r.item_type,
+                item_id=r.item_id,
+                reason=r.reason,
+                origin=origin,
+            )
+            for r in requests
+        ]
+        for start in range(0, len(messages), _BATCH):
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageBody": m.model_dump_json(),
+                    # One group per item: items scan in parallel, one item's changes in order.
+                    "MessageGroupId": f"{connection_id}:{m.item_type}:{m.item_id}",
+                    # The same item from the poller, a backfill page and a webhook: one scan.
+                    "MessageDeduplicationId": f"{connection_id}:{m.item_type}:{m.item_id}",
+                }
+                for i, m in enumerate(messages[start : start + _BATCH])
+            ]
+            answer = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
+            if answer.get("Failed"):
+                codes = sorted({f.get("Code", "?") for f in answer["Failed"]})
+                raise RuntimeError(f"priority queue refused {len(answer['Failed'])} messages: {codes}")
+        return len(messages)
