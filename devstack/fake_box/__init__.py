@@ -6,16 +6,31 @@ OpenAPI spec, over a seeded tenant, with fault injection. Point boxsdk at it
 with ``BaseUrls(**box.base_urls())``.
 """
 
+from .eventlog import Event, EventLog, EventOptions, SyntheticEvents
 from .fake import FakeBox
 from .faults import Fault, Faults
 from .recorder import RecordedRequest
-from .tenant import Collaboration, Enterprise, Event, File, Folder, SharedLink, Tenant, User, Webhook, WebLink
+from .tenant import (
+    ANONYMOUS_USER,
+    Collaboration,
+    Enterprise,
+    File,
+    Folder,
+    SharedLink,
+    Tenant,
+    User,
+    Webhook,
+    WebLink,
+)
 from .tokens import TokenGrant
 
 __all__ = [
+    "ANONYMOUS_USER",
     "Collaboration",
     "Enterprise",
     "Event",
+    "EventLog",
+    "EventOptions",
     "FakeBox",
     "Fault",
     "Faults",
@@ -23,6 +38,7 @@ __all__ = [
     "Folder",
     "RecordedRequest",
     "SharedLink",
+    "SyntheticEvents",
     "Tenant",
     "TokenGrant",
     "User",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from datetime import timedelta
 
 from .fake import FakeBox
 
@@ -19,11 +20,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--client-id", default="fake-client-id")
     parser.add_argument("--client-secret", default="fake-client-secret")
     parser.add_argument("--access-token-ttl", type=float, default=3600.0, help="access token lifetime (s)")
+    events = parser.add_argument_group("enterprise events (see the README)")
+    events.add_argument("--no-history", action="store_true", help="seed 21 events, not 90 days of them")
+    events.add_argument("--synthetic-events", type=int, default=0, metavar="N", help="add N over 90 days")
+    events.add_argument("--admin-logs-latency", type=float, default=0.0, metavar="SECONDS")
+    events.add_argument("--admin-logs-short-pages", action="store_true")
+    events.add_argument("--streaming-duplicates", type=int, default=0, metavar="N", help="every Nth page")
+    events.add_argument("--streaming-empty-pages", type=int, default=0, metavar="N", help="every Nth end")
     args = parser.parse_args(argv)
 
     box = FakeBox(
-        args.client_id, args.client_secret, port=args.port, access_token_ttl=args.access_token_ttl
-    ).start()
+        args.client_id,
+        args.client_secret,
+        port=args.port,
+        access_token_ttl=args.access_token_ttl,
+        history=not args.no_history,
+        admin_logs_latency=args.admin_logs_latency,
+        admin_logs_short_pages=args.admin_logs_short_pages,
+        streaming_duplicates=args.streaming_duplicates,
+        streaming_empty_pages=args.streaming_empty_pages,
+    )
+    if args.synthetic_events:
+        now = box.tenant.now()
+        box.tenant.add_synthetic_events(args.synthetic_events, now - timedelta(days=90), now)
+    box.start()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
     print(box.url, flush=True)

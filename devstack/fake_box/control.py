@@ -6,7 +6,9 @@ Box's error shape.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .web import Request, Response, Router, bad_request, json_response
@@ -15,19 +17,20 @@ if TYPE_CHECKING:
     from .fake import FakeBox
 
 
+def _option_value_ok(name: str, value: object) -> bool:
+    """JSON types per event option (unknown names fail later, in dataclasses.replace)."""
+    if name == "admin_logs_short_pages":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int | float) if name == "admin_logs_latency" else isinstance(value, int)
+
+
 def control_router(box: FakeBox) -> Router[Request]:
     router: Router[Request] = Router()
 
-    def body_of(request: Request) -> dict[str, Any]:
-        body = request.json()
-        if body is None:
-            return {}
-        if not isinstance(body, dict):
-            raise bad_request("The request body must be a JSON object")
-        return body
-
     def add_fault(request: Request, _match: re.Match[str]) -> Response:
-        spec = body_of(request)
+        spec = _body_of(request)
         try:
             fault = box.faults.add(
                 spec["path_regex"],
@@ -51,7 +54,7 @@ def control_router(box: FakeBox) -> Router[Request]:
         return json_response(200, {"expired": box.expire_access_tokens()})
 
     def revoke_refresh_tokens(request: Request, _match: re.Match[str]) -> Response:
-        login = body_of(request).get("login")
+        login = _body_of(request).get("login")
         try:
             revoked = box.revoke_refresh_tokens(login)
         except KeyError:
@@ -77,4 +80,50 @@ def control_router(box: FakeBox) -> Router[Request]:
     router.add("GET", r"/_fake/requests", list_requests)
     router.add("POST", r"/_fake/requests/clear", clear_requests)
     router.add("POST", r"/_fake/reset", reset)
+    _add_event_routes(box, router)
     return router
+
+
+def _body_of(request: Request) -> dict[str, Any]:
+    body = request.json()
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object")
+    return body
+
+
+def _add_event_routes(box: FakeBox, router: Router[Request]) -> None:
+    def get_event_options(_request: Request, _match: re.Match[str]) -> Response:
+        return json_response(200, dataclasses.asdict(box.event_options))
+
+    def set_event_options(request: Request, _match: re.Match[str]) -> Response:
+        changes = _body_of(request)
+        options = box.event_options
+        try:
+            for name, value in changes.items():
+                if not _option_value_ok(name, value):
+                    raise ValueError(f"{name}={value!r}")
+            updated = dataclasses.replace(options, **changes)
+        except (TypeError, ValueError) as error:
+            raise bad_request(f"Invalid event options: {error}") from None
+        with box.tenant.lock:  # the one object every tenant of this fake reads
+            for name in changes:
+                setattr(options, name, getattr(updated, name))
+        return json_response(200, dataclasses.asdict(options))
+
+    def add_synthetic_events(request: Request, _match: re.Match[str]) -> Response:
+        spec = _body_of(request)
+        try:
+            count, days, seed = int(spec["count"]), float(spec.get("days", 90)), int(spec.get("seed", 0))
+            now = box.tenant.now()
+            block = box.tenant.add_synthetic_events(count, now - timedelta(days=days), now, seed=seed)
+        except (KeyError, TypeError, ValueError) as error:
+            raise bad_request(f"Invalid synthetic events: {error}") from None
+        return json_response(
+            201, {"first_seq": block.first_seq, "count": block.count, "events": len(box.tenant.events)}
+        )
+
+    router.add("GET", r"/_fake/event-options", get_event_options)
+    router.add("POST", r"/_fake/event-options", set_event_options)
+    router.add("POST", r"/_fake/synthetic-events", add_synthetic_events)

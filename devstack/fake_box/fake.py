@@ -18,6 +18,7 @@ from .access import Call, bearer_token, resolve_caller
 from .authorize import DECISION_PATH, Authorizer
 from .control import control_router
 from .downloads import CONTENT_PREFIX, DownloadLinks
+from .eventlog import EventOptions
 from .faults import Faults
 from .recorder import RecordedRequest, RequestLog, redacted_path
 from .seed import seed_tenant
@@ -34,6 +35,12 @@ class FakeBox:
 
     ``clock`` (seconds since the epoch) drives code, token and link expiry and the seed's
     timestamps, so tests can move time. ``tenant`` may be changed while the server runs.
+    ``history=False`` seeds only the 21 hand-written events instead of 90 days of them.
+
+    The event options (see ``EventOptions`` and the README) start as given here and live in
+    ``event_options``, which every tenant of this fake shares, across ``reset()`` too:
+    ``admin_logs_latency`` (seconds), ``admin_logs_short_pages``, ``streaming_duplicates``
+    and ``streaming_empty_pages`` (every Nth; 0 is off).
     """
 
     def __init__(
@@ -44,11 +51,23 @@ class FakeBox:
         port: int = 0,
         access_token_ttl: float = 3600.0,
         clock: Callable[[], float] = time.time,
+        history: bool = True,
+        admin_logs_latency: float = 0.0,
+        admin_logs_short_pages: bool = False,
+        streaming_duplicates: int = 0,
+        streaming_empty_pages: int = 0,
     ) -> None:
         self.client_id = client_id
         self._port = port
         self._clock = clock
-        self.tenant: Tenant = seed_tenant(clock)
+        self._history = history
+        self.event_options = EventOptions(
+            admin_logs_latency=admin_logs_latency,
+            admin_logs_short_pages=admin_logs_short_pages,
+            streaming_duplicates=streaming_duplicates,
+            streaming_empty_pages=streaming_empty_pages,
+        )
+        self.tenant: Tenant = self._seed()
         self.faults = Faults()
         self._log = RequestLog()
         self._tokens = TokenStore(
@@ -121,9 +140,12 @@ class FakeBox:
 
     def reset(self) -> None:
         """Reseed the tenant and forget faults and logged requests. Tokens stay valid (ids are stable)."""
-        self.tenant = seed_tenant(self._clock)
+        self.tenant = self._seed()
         self.faults.clear()
         self._log.clear()
+
+    def _seed(self) -> Tenant:
+        return seed_tenant(self._clock, history=self._history, event_options=self.event_options)
 
     @property
     def requests(self) -> list[RecordedRequest]:

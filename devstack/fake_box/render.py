@@ -11,11 +11,13 @@ should fail here, not in production.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .tenant import Collaboration, Event, File, Folder, Item, Tenant, User, Webhook
+from .eventlog import Event
+from .tenant import Collaboration, File, Folder, Item, Tenant, User, Webhook
 
 # Box writes times with the enterprise's offset (Pacific here), never as "Z".
 _PACIFIC = timezone(timedelta(hours=-8))
@@ -62,6 +64,11 @@ _INVITEE_ROLES = (
 )  # fmt: skip
 
 Getters = dict[str, Callable[[], Any]]
+# Serialized event bodies (see Renderer.event_json): cleared when full. Threads may race on it;
+# the worst outcome is a body serialized twice.
+_EVENT_HEAD = frozenset({"type", "event_id", "event_type", "created_at"})
+_EVENT_TAIL_CACHE_SIZE = 8192
+_EVENT_TAILS: dict[tuple[int, int, int, int, str, str], tuple[object, object, object, object, str]] = {}
 
 
 def box_time(moment: datetime | None) -> str | None:
@@ -309,6 +316,57 @@ class Renderer:
         if collaboration.status == "accepted":
             body["acknowledged_at"] = box_time(collaboration.created_at)
         return body
+
+    @staticmethod
+    def event_json(event: Event) -> str:
+        """``json.dumps(Renderer.event(event))``, faster: the body after ``created_at`` is cached.
+
+        Events of a synthetic block or of the seeded history share their body dicts, so a
+        page of them serializes those once. The cache holds the dicts it was keyed on, so
+        their ids cannot be reused while cached (events never change once recorded).
+        """
+        extra = event.extra
+        if extra.keys() & _EVENT_HEAD:
+            return json.dumps(Renderer.event(event))
+        key = (
+            id(event.created_by),
+            id(event.source),
+            id(event.additional_details),
+            id(extra),
+            event.ip_address,
+            event.session_id,
+        )
+        cached = _EVENT_TAILS.get(key)
+        if cached is None or not (
+            cached[0] is event.created_by
+            and cached[1] is event.source
+            and cached[2] is event.additional_details
+            and cached[3] is extra
+        ):
+            tail = json.dumps(
+                {
+                    "created_by": event.created_by,
+                    "source": event.source,
+                    "ip_address": event.ip_address,
+                    "session_id": event.session_id,
+                    "additional_details": event.additional_details,
+                    **extra,
+                }
+            )
+            if len(_EVENT_TAILS) >= _EVENT_TAIL_CACHE_SIZE:
+                _EVENT_TAILS.clear()
+            cached = _EVENT_TAILS[key] = (
+                event.created_by,
+                event.source,
+                event.additional_details,
+                extra,
+                tail,
+            )
+        return (
+            f'{{"type": "event", "event_id": {json.dumps(event.event_id)}, '
+            f'"event_type": {json.dumps(event.event_type)}, '
+            f'"created_at": {json.dumps(box_time(event.created_at))}, {cached[4][1:]}'
+        )
 
     @staticmethod
     def event(event: Event) -> dict[str, Any]:

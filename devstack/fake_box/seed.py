@@ -4,6 +4,11 @@ Ids, names and contents are fixed; times are relative to the clock at seeding.
 The content covers what the connector must find: open, company and
 collaborators shared links, an internal and an external collaborator, a card
 number and a cloud key in files, classified files, a web link, a suspended user.
+
+Events: the 21 hand-written ones below (``SEED_EVENTS``), and with ``history``
+(the default) about 2,500 generated ones around them (``history.py``: every
+type, unknown types, exact boundary instants, late arrivals), all recorded in
+arrival order. ``history=False`` keeps only the hand-written 21.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from .eventlog import EventOptions
+from .history import EventDraft, add_history
 from .tenant import Enterprise, File, Folder, Tenant, User
 
 ENTERPRISE = Enterprise(id="1000001", name="Acme Corp", domain="acme.example", subdomain="acme")
@@ -24,7 +31,7 @@ _AWS_EXAMPLE_KEYS = (
 )
 
 # (days ago, hours earlier, event type, actor, source, details, collaborator, ip address)
-_EVENTS: list[tuple[int, int, str, str, str, dict[str, Any], str | None, str]] = [
+SEED_EVENTS: list[tuple[int, int, str, str, str, dict[str, Any], str | None, str]] = [
     (89, 2, "LOGIN", "admin", "admin", {}, None, "203.0.113.10"),
     (88, 0, "UPLOAD", "alice", "readme", {}, None, "203.0.113.11"),
     (85, 3, "LOGIN", "alice", "alice", {}, None, "203.0.113.11"),
@@ -49,8 +56,13 @@ _EVENTS: list[tuple[int, int, str, str, str, dict[str, Any], str | None, str]] =
 ]
 
 
-def seed_tenant(clock: Callable[[], float] = time.time) -> Tenant:
-    tenant = Tenant(ENTERPRISE, clock=clock)
+def seed_tenant(
+    clock: Callable[[], float] = time.time,
+    *,
+    history: bool = True,
+    event_options: EventOptions | None = None,
+) -> Tenant:
+    tenant = Tenant(ENTERPRISE, clock=clock, event_options=event_options)
     now = tenant.now()
 
     def ago(days: int, hours: int = 0) -> datetime:
@@ -66,17 +78,23 @@ def seed_tenant(clock: Callable[[], float] = time.time) -> Tenant:
     users = _seed_users(tenant, joined=ago(400))
     items = _seed_content(tenant, users, ago)
     sources: dict[str, User | File | Folder] = {**users, **items}
-    for days, hours, event_type, actor, source, details, collaborator, ip_address in _EVENTS:
+    seeded: list[tuple[datetime, EventDraft]] = []
+    for days, hours, event_type, actor, source, details, collaborator, ip_address in SEED_EVENTS:
         item = sources[source]
-        tenant.add_event(
+        draft = EventDraft(
             event_type,
             users[actor],
-            source=item,
-            created_at=ago(days, hours),
-            ip_address=ip_address,
-            additional_details={"size": item.size, **details} if isinstance(item, File) else details,
-            accessible_by=users[collaborator] if collaborator else None,
+            item,
+            ip_address,
+            {"size": item.size, **details} if isinstance(item, File) else details,
+            users[collaborator] if collaborator else None,
         )
+        seeded.append((ago(days, hours), draft))
+    if history:
+        add_history(tenant, seeded)
+    else:
+        for created_at, draft in seeded:
+            draft.record(tenant, created_at)
     return tenant
 
 

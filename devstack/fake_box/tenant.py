@@ -10,15 +10,17 @@ server runs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
+
+from .eventlog import Event, EventLog, EventOptions, SyntheticEvents, event_id_for
 
 Role = Literal["admin", "coadmin", "user"]
 UserStatus = Literal["active", "inactive"]
@@ -35,8 +37,7 @@ CollaborationRole = Literal[
 CollaborationStatus = Literal["accepted", "pending", "rejected"]
 
 ROOT_FOLDER_NAME = "All Files"
-# Fixed, so event ids stay the same from run to run.
-_EVENT_ID_NAMESPACE = uuid.UUID("6f1c1f0e-3d4b-4a8e-9a51-2f3c7b9d0e11")
+ANONYMOUS_USER_ID = "2"  # Box's id for someone not logged in, e.g. behind an open shared link
 # Box ids are numeric strings; a distinct range per kind keeps them easy to tell apart in logs.
 _ID_STARTS = {
     "user": 20_000_001,
@@ -79,6 +80,9 @@ class User:
         return self.status == "active"
 
     def mini(self) -> dict[str, Any]:
+        if not self.login:
+            # Box's anonymous user: "not all attributes are populated" (the spec); the fake omits login.
+            return {"type": "user", "id": self.id, "name": self.name}
         return {"type": "user", "id": self.id, "name": self.name, "login": self.login}
 
 
@@ -167,20 +171,24 @@ class Collaboration:
     created_at: datetime
 
 
-@dataclass
-class Event:
-    """An enterprise (admin_logs) event; ``source`` and users are snapshots taken when it happened."""
+@functools.cache
+def _session_id(user_id: str) -> str:
+    return hashlib.sha256(f"session:{user_id}".encode()).hexdigest()[:20]
 
-    seq: int  # recording order; the stream position is derived from it
-    event_id: str
-    event_type: str
-    created_at: datetime
-    created_by: dict[str, Any]
-    source: dict[str, Any] | None
-    ip_address: str
-    session_id: str
-    additional_details: dict[str, Any]
-    extra: dict[str, Any] = field(default_factory=dict)  # further top-level keys, e.g. accessible_by
+
+# The actor of events done without logging in; not a member of any tenant.
+ANONYMOUS_USER = User(
+    id=ANONYMOUS_USER_ID,
+    name="Anonymous User",
+    login="",
+    role="user",
+    status="active",
+    enterprise_id=None,
+    created_at=datetime(2005, 1, 1, tzinfo=UTC),
+    root_id="",
+    can_manage_users=False,
+    can_read_admin_logs=False,
+)
 
 
 @dataclass
@@ -198,7 +206,13 @@ class Webhook:
 class Tenant:
     """One enterprise's users, content, collaborations, events and webhooks."""
 
-    def __init__(self, enterprise: Enterprise, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        enterprise: Enterprise,
+        *,
+        clock: Callable[[], float] = time.time,
+        event_options: EventOptions | None = None,
+    ) -> None:
         self.enterprise = enterprise
         self.lock = threading.RLock()
         self.users: dict[str, User] = {}
@@ -206,14 +220,15 @@ class Tenant:
         self.files: dict[str, File] = {}
         self.web_links: dict[str, WebLink] = {}
         self.collaborations: dict[str, Collaboration] = {}
-        self.events: list[Event] = []
+        # Every event in stream (recording) order: a Sequence[Event], indexed for both feeds.
+        self.events = EventLog()
+        self.event_options = event_options or EventOptions()
         self.webhooks: dict[str, Webhook] = {}
         # Box classification labels: name -> (definition, color).
         self.classifications: dict[str, tuple[str, str]] = {}
         self._clock = clock
         self._children: dict[str, list[Item]] = {}
         self._ids = {kind: itertools.count(start) for kind, start in _ID_STARTS.items()}
-        self._event_seq = itertools.count(1)
 
     # ----- building -------------------------------------------------------
 
@@ -383,28 +398,126 @@ class Tenant:
         *,
         source: User | File | Folder | None = None,
         created_at: datetime | None = None,
+        arrived_at: datetime | None = None,
         ip_address: str = "203.0.113.10",
         additional_details: dict[str, Any] | None = None,
         accessible_by: User | None = None,
     ) -> Event:
-        """Record an enterprise event; it is appended to the stream in call order."""
+        """Record an enterprise event; it is appended to the stream in call order.
+
+        ``created_at`` defaults to now and ``arrived_at`` (when Box had it) to ``created_at``.
+        """
         with self.lock:
-            seq = next(self._event_seq)
-            extra = {"accessible_by": accessible_by.mini()} if accessible_by else {}
+            template = self.event_template(
+                event_type,
+                actor,
+                source=source,
+                ip_address=ip_address,
+                additional_details=additional_details,
+                accessible_by=accessible_by,
+            )
+            return self.add_event_like(template, created_at=created_at or self.now(), arrived_at=arrived_at)
+
+    def add_event_like(
+        self, template: Event, *, created_at: datetime, arrived_at: datetime | None = None
+    ) -> Event:
+        """Record an event with ``template``'s body (see ``event_template``) and its own seq, id and times."""
+        arrived = arrived_at or created_at
+        if arrived < created_at:
+            raise ValueError("an event cannot arrive before it happened")
+        if arrived > self.now():
+            # The stream is in arrival order: what has not arrived yet is not recorded yet.
+            raise ValueError("an event cannot arrive in the future; add it when the clock gets there")
+        with self.lock:
+            seq = self.events.allocate_seq()
             event = Event(
                 seq=seq,
-                event_id=str(uuid.uuid5(_EVENT_ID_NAMESPACE, str(seq))),
-                event_type=event_type,
-                created_at=created_at or self.now(),
-                created_by=actor.mini(),
-                source=self._event_source(source),
-                ip_address=ip_address,
-                session_id=hashlib.sha256(f"session:{actor.id}".encode()).hexdigest()[:20],
-                additional_details=dict(additional_details or {}),
-                extra=extra,
+                event_id=event_id_for(seq),
+                event_type=template.event_type,
+                created_at=created_at,
+                arrived_at=arrived,
+                created_by=template.created_by,
+                source=template.source,
+                ip_address=template.ip_address,
+                session_id=template.session_id,
+                additional_details=template.additional_details,
+                extra=template.extra,
             )
-            self.events.append(event)
+            self.events.record(event)
             return event
+
+    def add_late_event(
+        self,
+        event_type: str,
+        actor: User,
+        *,
+        created_at: datetime,
+        source: User | File | Folder | None = None,
+        ip_address: str = "203.0.113.10",
+        additional_details: dict[str, Any] | None = None,
+        accessible_by: User | None = None,
+    ) -> Event:
+        """An event that happened at ``created_at`` (in the past) and reaches Box only now.
+
+        The stream gets it at its end, after events created later; admin_logs sorts it
+        back in time, so a window already read past it never sees it.
+        """
+        with self.lock:
+            now = self.now()
+            if created_at >= now:
+                raise ValueError("a late event happened in the past")
+            return self.add_event(
+                event_type,
+                actor,
+                source=source,
+                created_at=created_at,
+                arrived_at=now,
+                ip_address=ip_address,
+                additional_details=additional_details,
+                accessible_by=accessible_by,
+            )
+
+    def add_synthetic_events(
+        self, count: int, start: datetime, end: datetime, *, seed: int = 0
+    ) -> SyntheticEvents:
+        """Append ``count`` generated events, created (and arrived) in ``[start, end)``, rising with seq.
+
+        They are stored as a formula, not as objects: a million cost a few hundred bytes
+        plus their templates (built now from the tenant's users and items, so later
+        changes to the tenant do not show), and reading a page costs O(log N + limit).
+        """
+        from .history import event_templates
+
+        if end <= start or end > self.now():
+            raise ValueError("synthetic events need start < end <= now")
+        with self.lock:
+            return self.events.add_block(count, start, end, seed, event_templates(self, seed))
+
+    def event_template(
+        self,
+        event_type: str,
+        actor: User,
+        *,
+        source: User | File | Folder | None = None,
+        ip_address: str = "203.0.113.10",
+        additional_details: dict[str, Any] | None = None,
+        accessible_by: User | None = None,
+    ) -> Event:
+        """An unrecorded event body: seq 0, no id, epoch times (what synthetic blocks copy from)."""
+        epoch = datetime.fromtimestamp(0, UTC)
+        return Event(
+            seq=0,
+            event_id="",
+            event_type=event_type,
+            created_at=epoch,
+            arrived_at=epoch,
+            created_by=actor.mini(),
+            source=self._event_source(source),
+            ip_address=ip_address,
+            session_id=_session_id(actor.id),
+            additional_details=dict(additional_details or {}),
+            extra={"accessible_by": accessible_by.mini()} if accessible_by else {},
+        )
 
     def add_webhook(
         self,

@@ -102,3 +102,25 @@ class BoxHttp:
 
     def user_id(self, login: str) -> str:
         return self.box.tenant.user_by_login(login).id
+
+
+def read_pages(http: BoxHttp, token: Tokens, **params: Any) -> list[dict[str, Any]]:
+    """GET /2.0/events page after page, as the connector will, until a page with no entries (kept last)."""
+    pages: list[dict[str, Any]] = []
+    position = params.pop("stream_position", None)
+    while True:
+        query = dict(params) if position is None else {**params, "stream_position": position}
+        response = http.get("/2.0/events", token, **query)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert page["chunk_size"] == len(page["entries"])
+        assert isinstance(page["next_stream_position"], str)
+        pages.append(page)
+        if not page["entries"]:
+            return pages
+        position = page["next_stream_position"]
+        assert len(pages) < 10_000, "the feed never ended"
+
+
+def entry_ids(pages: list[dict[str, Any]]) -> list[str]:
+    return [entry["event_id"] for page in pages for entry in page["entries"]]

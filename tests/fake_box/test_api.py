@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
 
-from devstack.fake_box import FakeBox, Folder
-from tests.fake_box.helpers import BoxHttp, Tokens
+from devstack.fake_box import Event, FakeBox, Folder
+from tests.fake_box.helpers import BoxHttp, FakeClock, Tokens
 
 ALICE = "alice@acme.example"
 
@@ -34,7 +35,7 @@ def test_fields_return_only_the_base_and_what_was_asked(http: BoxHttp, box: Fake
     assert body["classification"]["name"] == "Confidential"
 
 
-def test_the_seeded_tenant(box: FakeBox) -> None:
+def test_the_seeded_tenant(box: FakeBox, clock: FakeClock) -> None:
     tenant = box.tenant
     assert tenant.enterprise.mini() == {"id": "1000001", "type": "enterprise", "name": "Acme Corp"}
     roles = {user.login: (user.role, user.status) for user in tenant.users.values() if user.enterprise_id}
@@ -47,17 +48,23 @@ def test_the_seeded_tenant(box: FakeBox) -> None:
         "dave@acme.example": ("user", "inactive"),
     }
     now = tenant.now()
-    assert len(tenant.events) >= 20
+    assert len(tenant.events) >= 2000  # the 90-day history; test_event_history.py checks it closely
     assert all(now - timedelta(days=90) <= event.created_at < now for event in tenant.events)
-    assert {e.event_type for e in tenant.events} == {
+    assert {e.event_type for e in tenant.events} >= {
         "LOGIN", "UPLOAD", "SHARE", "COLLABORATION_INVITE", "PREVIEW", "DOWNLOAD"
     }  # fmt: skip
-    # The same calls give the same tenant.
-    again = FakeBox().tenant
+    # Without the history, the 21 hand-written events only.
+    small = FakeBox(clock=clock, history=False).tenant
+    assert len(small.events) == 21
+    assert {e.event_type for e in small.events} == {
+        "LOGIN", "UPLOAD", "SHARE", "COLLABORATION_INVITE", "PREVIEW", "DOWNLOAD"
+    }  # fmt: skip
+    # The same calls at the same time give the same tenant.
+    again = FakeBox(clock=clock).tenant
     assert [(f.id, f.name, f.sha1) for f in again.files.values()] == [
         (f.id, f.name, f.sha1) for f in tenant.files.values()
     ]
-    assert [e.event_id for e in again.events] == [e.event_id for e in tenant.events]
+    assert list(again.events) == list(tenant.events)
 
 
 # ----- events ------------------------------------------------------------------
@@ -78,12 +85,17 @@ def read_stream(http: BoxHttp, token: Tokens, **params: Any) -> tuple[list[dict[
         position = page["next_stream_position"]
 
 
+def in_time_order(events: Iterable[Event]) -> list[str]:
+    return [e.event_id for e in sorted(events, key=lambda e: (e.created_at, e.seq))]
+
+
 def test_admin_logs_come_once_each_in_time_order(http: BoxHttp, box: FakeBox, admin: Tokens) -> None:
-    entries, positions = read_stream(http, admin, stream_type="admin_logs", limit=6)
-    assert [e["event_id"] for e in entries] == [e.event_id for e in box.tenant.events]
+    entries, positions = read_stream(http, admin, stream_type="admin_logs", limit=500)
+    assert [e["event_id"] for e in entries] == in_time_order(box.tenant.events)
     times = [datetime.fromisoformat(e["created_at"]) for e in entries]
     assert times == sorted(times)
-    assert len(positions) == 5  # 21 events by 6, then the empty page that ends the window
+    pages = -(-len(box.tenant.events) // 500)
+    assert len(positions) == pages + 1  # full pages, then the empty page that ends the window
     for position in positions:
         assert isinstance(position, str)
         assert int(position) > 2**53
@@ -93,17 +105,20 @@ def test_a_window_limits_admin_logs(http: BoxHttp, box: FakeBox, admin: Tokens) 
     now = box.tenant.now()
     window = {"created_after": (now - timedelta(days=30)).isoformat(), "created_before": now.isoformat()}
     entries, _ = read_stream(http, admin, stream_type="admin_logs", limit=500, **window)
-    expected = [e.event_id for e in box.tenant.events if e.created_at >= now - timedelta(days=30)]
+    expected = in_time_order(e for e in box.tenant.events if e.created_at >= now - timedelta(days=30))
     assert [e["event_id"] for e in entries] == expected
-    zulu = (now - timedelta(days=4)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    four_days_ago = (now - timedelta(days=4)).replace(microsecond=0)
+    zulu = four_days_ago.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     recent = http.get("/2.0/events", admin, stream_type="admin_logs", created_after=zulu).json()
-    assert [e["event_type"] for e in recent["entries"]] == ["DOWNLOAD", "SHARE"]
+    expected = in_time_order(e for e in box.tenant.events if e.created_at >= four_days_ago)
+    assert [e["event_id"] for e in recent["entries"]] == expected[:100]  # the default limit
+    assert {"DOWNLOAD", "SHARE"} <= {e["event_type"] for e in recent["entries"]}
 
 
 def test_an_event_added_in_the_past_still_sorts_in_time(http: BoxHttp, box: FakeBox, admin: Tokens) -> None:
     tenant = box.tenant
-    late = tenant.add_event(
-        "LOGIN", tenant.user_by_login(ALICE), created_at=tenant.now() - timedelta(days=89, hours=3)
+    late = tenant.add_event(  # older than the whole seeded history
+        "LOGIN", tenant.user_by_login(ALICE), created_at=tenant.now() - timedelta(days=91)
     )
     entries = http.get("/2.0/events", admin, stream_type="admin_logs", limit=1).json()["entries"]
     assert entries[0]["event_id"] == late.event_id
@@ -146,10 +161,10 @@ def test_streaming_starts_now_and_sees_new_events(http: BoxHttp, box: FakeBox, a
 
 
 def test_streaming_from_zero_holds_two_weeks(http: BoxHttp, box: FakeBox, admin: Tokens) -> None:
-    entries, _ = read_stream(http, admin, stream_type="admin_logs_streaming")
+    entries, _ = read_stream(http, admin, stream_type="admin_logs_streaming", limit=500)
     horizon = box.tenant.now() - timedelta(days=14)
     assert [e["event_id"] for e in entries] == [
-        e.event_id for e in box.tenant.events if e.created_at >= horizon
+        e.event_id for e in box.tenant.events if e.arrived_at >= horizon
     ]
 
 

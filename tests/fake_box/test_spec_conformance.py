@@ -7,12 +7,16 @@ tests show each relaxation is needed and that the validator does reject bad shap
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import requests
 
-from devstack.fake_box import FakeBox
+from devstack.fake_box import Event, FakeBox
+from devstack.fake_box.history import EVENT_TYPES
+from devstack.fake_box.render import Renderer
 from tests.fake_box import spec
 from tests.fake_box.helpers import BoxHttp, Tokens
 
@@ -142,12 +146,30 @@ def test_collaborations(http: BoxHttp, box: FakeBox, admin: Tokens) -> None:
 
 @pytest.mark.parametrize("stream_type", ["admin_logs", "admin_logs_streaming"])
 def test_events(http: BoxHttp, admin: Tokens, stream_type: str) -> None:
-    body = conforms(http.get("/2.0/events", admin, stream_type=stream_type, limit="500"), "/events")
+    # A page of the oldest events of each feed; test_every_kind_of_event covers every kind.
+    body = conforms(http.get("/2.0/events", admin, stream_type=stream_type, limit="100"), "/events")
     # admin_logs reaches back 90 days here; the stream keeps 14 days, so fewer kinds of event.
     expected = (
         {"LOGIN", "UPLOAD", "COLLABORATION_INVITE"} if stream_type == "admin_logs" else {"LOGIN", "SHARE"}
     )
     assert {entry["event_type"] for entry in body["entries"]} >= expected
+
+
+def test_every_kind_of_event(box: FakeBox) -> None:
+    """One event of each (type, source kind, actor kind) of the history and of a synthetic block."""
+    tenant = box.tenant
+    now = tenant.now()
+    tenant.add_synthetic_events(10_000, now - timedelta(days=3), now, seed=3)
+    samples: dict[tuple[str, str, str], Event] = {}
+    for event in tenant.events:
+        source = event.source
+        kind = "none" if source is None else source.get("item_type") or source.get("type", "other")
+        samples.setdefault((event.event_type, kind, event.created_by["id"] == "2"), event)
+    assert len(samples) > len(EVENT_TYPES)
+    for event in samples.values():
+        body = Renderer.event(event)
+        assert not spec.violations(body, "Event"), (event.event_type, spec.violations(body, "Event"))
+        assert json.loads(Renderer.event_json(event)) == body
 
 
 def test_webhooks(http: BoxHttp, box: FakeBox, alice: Tokens) -> None:
@@ -200,7 +222,11 @@ def test_each_relaxation_is_needed(http: BoxHttp, box: FakeBox, admin: Tokens, a
     file_fields = {"fields": "shared_link,classification"}
     no_link = http.get(f"/2.0/files/{file_id(box, 'readme.txt')}", alice, **file_fields).json()
     with_link = http.get(f"/2.0/files/{file_id(box, 'customers.csv')}", alice, **file_fields).json()
-    events = http.get("/2.0/events", admin, stream_type="admin_logs").json()
+    events = http.get("/2.0/events", admin, stream_type="admin_logs", limit=20).json()
+    odd: dict[str, Any] = {"chunk_size": 3, "next_stream_position": "1", "entries": []}
+    for event_type in ("TRASH", "FAKEBOX_FUTURE_EVENT", "FAILED_LOGIN"):
+        one = http.get("/2.0/events", admin, stream_type="admin_logs", event_type=event_type, limit=1).json()
+        odd["entries"] += one["entries"]
     forbidden = http.get("/2.0/users", alice).json()
 
     def strict(instance: Any, schema: str) -> str:
@@ -212,6 +238,9 @@ def test_each_relaxation_is_needed(http: BoxHttp, box: FakeBox, admin: Tokens, a
     assert "None is not of type 'object'" in strict({**with_link, "classification": None}, "File--Full")
     assert "'accessed' is a required property" in strict(with_link, "File--Full")
     assert "is valid under each of" in strict(events, "Events")
+    assert "'TRASH' is not one of" in strict(odd, "Events")
+    assert "'FAKEBOX_FUTURE_EVENT' is not one of" in strict(odd, "Events")
+    assert "source: None is not of type 'object'" in strict(odd, "Events")
     assert "is not one of" in strict(forbidden, "ClientError")
 
 

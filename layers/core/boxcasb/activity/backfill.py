@@ -151,32 +151,50 @@ class BackfillService:
         return True
 
     def plan(self, connection_id: str, connected_at: datetime) -> int:
-        """Take the stream position, record the windows, queue them. Safe to run twice."""
+        """Take the stream position, record the windows, queue them. Safe to run twice.
+
+        The span starts `days` before the connection and ends when the stream position was
+        taken (a few seconds after the connection): an event created in between is in
+        admin_logs, and one that arrives later is in the stream, so none falls between.
+        """
         now = self._clock()
         span_start = connected_at - timedelta(days=self._settings.days)
-        windows = plan_windows(span_start, connected_at, self._settings.window)
-        summary = BackfillSummary(
-            span_start=span_start,
-            span_end=connected_at,
-            windows_total=len(windows),
-            planned_at=now,
-            status=IngestionStatus.RUNNING,
-        )
         try:
-            self._start_stream(connection_id)
+            stream = self._start_stream(connection_id)
         except (ReconnectRequired, BoxAccessDenied) as exc:
             # Recorded, not retried: a reconnect with the right account resumes it (see reconcile).
-            stopped = summary.model_copy(
-                update={"status": IngestionStatus.STOPPED, "stopped_at": now, "reason": f"stopped: {exc}"}
+            windows = plan_windows(span_start, connected_at, self._settings.window)
+            stopped = BackfillSummary(
+                span_start=span_start,
+                span_end=connected_at,
+                windows_total=len(windows),
+                planned_at=now,
+                status=IngestionStatus.STOPPED,
+                stopped_at=now,
+                reason=f"stopped: {exc}",
             )
             self._state.put_backfill_plan(connection_id, stopped, windows)
             logger.warning(
                 "backfill not started", extra={"connection_id": connection_id, "error": type(exc).__name__}
             )
             return 0
+        span_end = max(connected_at, stream.started_at)
+        windows = plan_windows(span_start, span_end, self._settings.window)
+        summary = BackfillSummary(
+            span_start=span_start,
+            span_end=span_end,
+            windows_total=len(windows),
+            planned_at=now,
+            status=IngestionStatus.RUNNING,
+        )
         if self._state.put_backfill_plan(connection_id, summary, windows):
             logger.info("backfill planned", extra={"connection_id": connection_id, "windows": len(windows)})
-        self._queue_windows(connection_id, windows, connected_at)
+        else:  # planned before (a redelivered message, or a stop now resumed): keep that plan's windows
+            existing = self._state.get_backfill(connection_id)
+            if existing is not None:
+                windows = plan_windows(existing.span_start, existing.span_end, self._settings.window)
+                span_end = existing.span_end
+        self._queue_windows(connection_id, windows, span_end)
         return len(windows)
 
     def resume(self, connection_id: str) -> int:
@@ -195,21 +213,24 @@ class BackfillService:
         self._queue_windows(connection_id, pending, summary.span_end)
         return len(pending)
 
-    def _start_stream(self, connection_id: str) -> None:
+    def _start_stream(self, connection_id: str) -> StreamCheckpoint:
         """Store the streaming position "now" once; a stopped stream restarts where it stopped."""
         stream = self._state.get_stream(connection_id)
         if stream is None:
             source = self._events_for(connection_id)
             position = source.read_events("admin_logs_streaming", "now").next_stream_position
-            self._state.put_stream(
-                connection_id,
-                StreamCheckpoint(position=position, status=IngestionStatus.RUNNING, started_at=self._clock()),
+            stream = StreamCheckpoint(
+                position=position, status=IngestionStatus.RUNNING, started_at=self._clock()
             )
+            if not self._state.put_stream(connection_id, stream):
+                stream = self._state.get_stream(connection_id) or stream  # a concurrent plan stored one first
         elif stream.status is IngestionStatus.STOPPED:
             running = stream.model_copy(
                 update={"status": IngestionStatus.RUNNING, "reason": None, "stopped_at": None}
             )
             self._state.replace_stream(connection_id, stream, running)
+            stream = running
+        return stream
 
     def run_window(
         self, connection_id: str, start: datetime, seconds_left: Callable[[], float]

@@ -91,7 +91,10 @@ class ActivityStore:
         cursor: dict[str, Any] | None,
     ) -> ActivityPage:
         """Newest first, day partition by day partition, from `until` back to `since`."""
-        day = datetime.fromisoformat(cursor["day"]) if cursor else _day(q.until)
+        try:
+            day = datetime.fromisoformat(str(cursor["day"])) if cursor else _day(q.until)
+        except (KeyError, ValueError):
+            raise InvalidRequest("the cursor does not belong to this query") from None
         start_key = cursor.get("key") if cursor else None
         found: list[dict[str, Any]] = []
         while day >= _day(q.since):

@@ -1,4 +1,4 @@
-"""boxcasb command line: configure, connect, status, test."""
+"""boxcasb command line: configure, connect, status, test, activities."""
 
 from __future__ import annotations
 
@@ -6,18 +6,26 @@ import argparse
 import getpass
 import json
 import os
+import re
+import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import boto3
 
 from boxcasb.cli.api_client import AdminApi, ApiError, stack_outputs
-from boxcasb.cli.render import connection_detail, connection_line, test_report
+from boxcasb.cli.render import activity_line, connection_detail, connection_line, test_report
 
 DEFAULT_STACK = "boxcasb"
 TERMINAL_TEST = {"passed", "warning", "failed"}
+# `activities --all` stops after this many pages (and says how to go on), so it always ends.
+MAX_PAGES = 100
+PAGE_SIZE = 100  # the API's default
+ALL_PAGE_SIZE = MAX_PAGE_SIZE = 500
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +71,29 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--no-wait", action="store_true")
     c.add_argument("--timeout", type=float, default=180.0)
     c.set_defaults(run=_test)
+
+    c = sub.add_parser(
+        "activities",
+        help="list a connection's Box events, newest first",
+        description="List the Box events stored for a connection, newest first. Times are ISO 8601 "
+        "with a zone (2024-05-01T09:00:00Z, 2024-05-01T11:00:00+02:00) or a span back from now "
+        "(30m, 12h, 2d, 1w).",
+    )
+    c.add_argument("connection_id", type=_connection_id)
+    c.add_argument("--since", type=_time_arg, metavar="TIME", help="default: 7 days before --until")
+    c.add_argument("--until", type=_time_arg, metavar="TIME", help="default: now")
+    c.add_argument("--user", type=_box_id, metavar="USER_ID", help="only events by this Box user")
+    c.add_argument("--file", type=_box_id, metavar="FILE_ID", help="only events on this Box file")
+    c.add_argument("--event-type", type=_event_type, metavar="TYPE", help="only this type, e.g. UPLOAD")
+    c.add_argument(
+        "--limit",
+        type=_page_size,
+        metavar="N",
+        help=f"events per page, 1-{MAX_PAGE_SIZE} (default {PAGE_SIZE}; {ALL_PAGE_SIZE} with --all)",
+    )
+    c.add_argument("--cursor", help="go on from where a previous page ended (printed after it)")
+    c.add_argument("--all", action="store_true", help=f"follow the pages to the end (at most {MAX_PAGES})")
+    c.set_defaults(run=_activities)
     return p
 
 
@@ -147,6 +178,112 @@ def _test(args: argparse.Namespace, session: boto3.Session) -> int:
         args.timeout,
     )
     return _print_test(args, connection)
+
+
+def _activities(args: argparse.Namespace, session: boto3.Session) -> int:
+    if args.since and args.until and args.since >= args.until:
+        print("error: --since must be before --until", file=sys.stderr)
+        return 2
+    api = _api(args, session)
+    limit = args.limit or (ALL_PAGE_SIZE if args.all else PAGE_SIZE)
+    query: dict[str, str | None] = {
+        "since": args.since.isoformat() if args.since else None,
+        "until": args.until.isoformat() if args.until else None,
+        "user": args.user,
+        "file": args.file,
+        "event_type": args.event_type,
+        "limit": str(limit),
+    }
+    cursor: str | None = args.cursor
+    events: list[dict[str, Any]] = []
+    pages = 0
+    while True:
+        answer = api.request("GET", f"/connections/{args.connection_id}/activities" + _query(query, cursor))
+        # Later pages ask for the very range the first one answered (the default `until` is "now").
+        query |= {
+            "since": answer.get("since") or query["since"],
+            "until": answer.get("until") or query["until"],
+        }
+        page: list[dict[str, Any]] = answer.get("events") or []
+        cursor, pages = answer.get("cursor"), pages + 1
+        events.extend(page)
+        if not args.json and page:
+            print("\n".join(activity_line(e) for e in page), flush=True)
+        if not (args.all and cursor and pages < MAX_PAGES):
+            break
+    if args.json:
+        print(json.dumps(events, indent=2))
+    elif not events:
+        print(f"No events from {query['since']} to {query['until']}.", file=sys.stderr)
+    if cursor:
+        command = shlex.join(
+            ["boxcasb", *(["--json"] if args.json else []), "activities", args.connection_id]
+            + [f"--{name.replace('_', '-')}={value}" for name, value in query.items() if value]
+            + [f"--cursor={cursor}", *(["--all"] if args.all else [])]
+        )
+        if args.all:
+            print(f"Stopped after {pages} pages ({len(events)} events); go on with:", file=sys.stderr)
+        else:
+            print("More events; the next page (--cursor):", file=sys.stderr)
+        print(f"  {command}", file=sys.stderr)
+    return 0
+
+
+def _query(params: Mapping[str, str | None], cursor: str | None) -> str:
+    """`?a=b&...`, every value encoded as SigV4 canonicalises it, so the signed URL is the one sent."""
+    pairs = sorted((k, v) for k, v in {**params, "cursor": cursor}.items() if v is not None)
+    return "?" + urlencode(pairs, quote_via=quote, safe="") if pairs else ""
+
+
+_RELATIVE = re.compile(r"^(\d{1,6})([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _time_arg(value: str) -> datetime:
+    """ISO 8601 with a zone, or a span back from now (30m, 12h, 2d, 1w); always returned in UTC."""
+    relative = _RELATIVE.match(value.strip())
+    if relative:
+        span = timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+        try:
+            return datetime.now(UTC).replace(microsecond=0) - span
+        except OverflowError:
+            raise argparse.ArgumentTypeError(f"{value!r} reaches back before the year 1") from None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a time: use ISO 8601 with a zone (2024-05-01T09:00:00Z) "
+            "or a span back from now (30m, 12h, 2d, 1w)"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} has no time zone: add one (2024-05-01T09:00:00Z, 2024-05-01T11:00:00+02:00)"
+        )
+    return moment.astimezone(UTC)
+
+
+def _connection_id(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-f-]{36}", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a connection id (see: boxcasb status)")
+    return value
+
+
+def _box_id(value: str) -> str:
+    if not re.fullmatch(r"[0-9]{1,20}", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a Box id (digits only)")
+    return value
+
+
+def _event_type(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.]{1,64}", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a Box event type (like UPLOAD)")
+    return value.upper()
+
+
+def _page_size(value: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,4}", value) or not 1 <= int(value) <= MAX_PAGE_SIZE:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a page size from 1 to {MAX_PAGE_SIZE}")
+    return int(value)
 
 
 def _print_test(args: argparse.Namespace, connection: dict[str, Any]) -> int:

@@ -28,11 +28,73 @@ def connection_detail(c: dict[str, Any]) -> str:
     auth = c.get("authorization")
     if auth:
         lines.append(f"Last sign-in {auth['state']}" + (f": {auth['detail']}" if auth.get("detail") else ""))
+    if "activity" in c:
+        lines.append("")
+        lines.append(activity_report(c["activity"] or {}))
     test = c.get("last_test")
     if test:
         lines.append("")
         lines.append(test_report(test))
     return "\n".join(lines)
+
+
+def activity_report(activity: dict[str, Any]) -> str:
+    """Where the backfill and the stream of Box events stand (GET /connections/{id} `activity`)."""
+    more = " " * 13
+    lines = ["Activity"]
+    backfill = activity.get("backfill")
+    if backfill:
+        done, total = backfill["windows_done"], backfill["windows_total"]
+        oldest, newest = backfill.get("oldest_event") or "-", backfill.get("newest_event") or "-"
+        lines += [
+            f"  Backfill   {backfill['status']}: {done}/{total} windows, "
+            f"{backfill['events_stored']} events stored",
+            f"{more}oldest {oldest}, newest {newest}",
+            f"{more}span {backfill['span_start']} to {backfill['span_end']}, "
+            f"finished {backfill.get('finished_at') or '-'}",
+        ]
+        if backfill.get("reason"):
+            lines.append(f"{more}reason: {_clean(backfill['reason'])}")
+    else:
+        lines.append("  Backfill   not started")
+    stream = activity.get("stream")
+    if stream:
+        lines.append(
+            f"  Stream     {stream['status']}: last poll {stream.get('last_poll_at') or '-'}, "
+            f"{stream.get('events_received', 0)} events received"
+        )
+        if stream.get("reason"):
+            lines.append(f"{more}reason: {_clean(stream['reason'])}")
+    else:
+        lines.append("  Stream     not started")
+    return "\n".join(lines)
+
+
+def activity_line(event: dict[str, Any]) -> str:
+    """One Box event: when, what, who, on which item, from where."""
+    actor = event.get("created_by")
+    actor = actor if isinstance(actor, dict) else {}
+    who = actor.get("login") or actor.get("name") or actor.get("id") or "-"
+    return (
+        f"{_clean(event.get('created_at') or '-')}  {_clean(event.get('event_type') or '-'):<28} "
+        f"{_clean(who):<28} {_item(event.get('source')):<48} {_clean(event.get('ip_address') or '-')}"
+    )
+
+
+def _item(source: object) -> str:
+    """The event's item: Box puts files and folders in item_*, users and groups in type/id/name."""
+    if not isinstance(source, dict):
+        return "-"
+    kind = source.get("item_type") or source.get("type")
+    ident = source.get("item_id") or source.get("id")
+    name = source.get("item_name") or source.get("name")
+    parts = [_clean(str(p)) for p in (kind, ident, name) if p not in (None, "")]
+    return " ".join(parts) or "-"
+
+
+def _clean(text: object) -> str:
+    """Box data as plain text: control characters escaped so a file name can't drive the terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(text))
 
 
 def test_report(test: dict[str, Any]) -> str:
