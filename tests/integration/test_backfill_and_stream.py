@@ -22,7 +22,7 @@ from boxcasb.activity.ingest import Ingestor
 from boxcasb.activity.model import EventPage
 from boxcasb.activity.progress import IngestionStatus
 from boxcasb.activity.stream import PollReport, StreamPoller
-from boxcasb.errors import BoxAccessDenied, BoxRateLimited
+from boxcasb.errors import BoxAccessDenied, BoxRateLimited, BoxUnavailable
 from boxcasb.wiring import services
 
 CONNECTED_AT = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
@@ -53,6 +53,9 @@ class ScriptedBox:
     history: list[dict[str, Any]]
     stream: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[Exception] = field(default_factory=list)
+    storm: float = 0.0  # share of reads that fail with a random 429 or 5xx
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+    failures: int = 0
     positions_seen: list[str] = field(default_factory=list)
     now: datetime = CONNECTED_AT + timedelta(seconds=5)
 
@@ -67,6 +70,11 @@ class ScriptedBox:
     ) -> EventPage:
         if self.fail_next:
             raise self.fail_next.pop(0)
+        if self.storm and self.rng.random() < self.storm:
+            self.failures += 1
+            if self.rng.random() < 0.5:
+                raise BoxRateLimited("429", self.rng.choice([1.0, 30.0, 100.0, 2000.0]))
+            raise BoxUnavailable("Box answered 503")
         if stream_position is not None:
             self.positions_seen.append(stream_position)
         if stream_type == "admin_logs_streaming":
@@ -122,7 +130,11 @@ class Harness:
             if not self.queue.sent:
                 return outcomes
             message, _delay = self.queue.sent.pop(0)
-            outcomes.append(self.backfill.handle(message, lambda: seconds_left))
+            try:
+                outcomes.append(self.backfill.handle(message, lambda: seconds_left))
+            except BoxUnavailable:
+                self.queue.sent.append((message, 0))  # the record fails; SQS delivers it again
+                outcomes.append("redelivered")
         raise AssertionError("backfill did not settle")
 
 
@@ -306,3 +318,23 @@ def test_content_changes_are_queued_once_per_item_and_views_never(stack: Any) ->
     h.backfill.plan(h.connection_id, CONNECTED_AT)
     h.drain()
     assert sorted((r.item_id, r.reason) for r in h.scans.requests) == [("100", "UPLOAD"), ("300", "SHARE")]
+
+
+def test_a_storm_of_429s_and_5xx_loses_and_doubles_nothing(stack: Any) -> None:
+    box = ScriptedBox(history=ninety_days(1500), storm=0.35)
+    h = harness(box, window=timedelta(days=10))
+    box.storm = 0.0  # the plan itself succeeds; the storm hits the window reads
+    h.backfill.plan(h.connection_id, CONNECTED_AT)
+    box.storm = 0.35
+    outcomes = h.drain(max_rounds=5000)
+    assert box.failures >= 5
+    assert "retry_later" in outcomes
+    assert "redelivered" in outcomes
+    assert outcomes.count("done") == 7
+    ids = stored(h.connection_id)
+    assert len(ids) == len(set(ids))
+    assert set(ids) == expected_ids(box.history, box.now)
+    progress = services().store.backfill_progress(h.connection_id)
+    assert progress is not None
+    assert progress.status is IngestionStatus.FINISHED
+    assert progress.events_stored == len(ids)
