@@ -8,6 +8,9 @@ and shows the page our callback answers. The CLI then waits for the Test API and
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import sys
 import warnings
@@ -38,7 +41,13 @@ def run() -> int:
         box_base_url=box.url,
         box_client_id=CLIENT_ID,
         box_client_secret=CLIENT_SECRET,
-        parameter_overrides={"LogLevel": "WARNING"},
+        # Demo pace: read the newest backfill window at once (production waits 10 minutes for
+        # admin_logs to settle) and in 15-day windows instead of 60 one-day ones.
+        parameter_overrides={
+            "LogLevel": "WARNING",
+            "BackfillSettleSeconds": "0",
+            "BackfillWindowHours": "360",
+        },
     )
     stack.start()
     print(f"Local stack: admin API {stack.api_url} (IAM-signed), fake Box {box.url}\n")
@@ -60,6 +69,11 @@ def run() -> int:
             print(f"(exit code {code})\n")
         print("$ boxcasb status")
         boxcasb(["--api-url", stack.api_url, "--region", "us-east-1", "status"])
+        stack.wait_for_async(timeout=120)  # the 60-day backfills
+        admin_id = _connection_of(stack.api_url, PEOPLE[0][0])
+        for args in (["status", admin_id], ["activities", admin_id, "--since", "60d", "--limit", "8"]):
+            print(f"\n$ boxcasb {' '.join(args)}")
+            boxcasb(["--api-url", stack.api_url, "--region", "us-east-1", *args])
     finally:
         stack.stop()
         box.stop()
@@ -69,6 +83,13 @@ def run() -> int:
         return 1
     print("\nDemo finished: admin passed, co-admin passed with a warning, plain user failed as expected.")
     return 0
+
+
+def _connection_of(api_url: str, login: str) -> str:
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        boxcasb(["--api-url", api_url, "--region", "us-east-1", "--json", "status"])
+    return str(next(c["connection_id"] for c in json.loads(captured.getvalue()) if c["admin_login"] == login))
 
 
 if __name__ == "__main__":
