@@ -181,3 +181,25 @@ def test_activities_of_an_unknown_connection_is_404(stack: Any) -> None:
             "GET", "/connections/00000000-0000-4000-8000-000000000000/activities"
         )
     assert error.value.status == 404
+
+
+def test_a_plain_user_stops_ingestion_and_an_admin_reconnect_starts_it(stack: Any, fake_box: Any) -> None:
+    api = admin_api(stack.api_url)
+    started = start_connection(api)
+    consent(started["authorize_url"], "alice@acme.example")
+    stack.wait_for_async(timeout=60)
+    cid = started["connection_id"]
+    stopped = get_connection(api, cid)["activity"]
+    assert stopped["backfill"]["status"] == "stopped"
+    assert "403" in stopped["backfill"]["reason"]
+    assert stopped["stream"] is None
+    again = start_connection(api, {"reconnect": cid})
+    consent(again["authorize_url"], ADMIN)
+    stack.wait_for_async(timeout=120)
+    connection = get_connection(api, cid)
+    activity = connection["activity"]
+    assert activity["backfill"]["status"] == "finished"
+    assert activity["stream"]["status"] == "running"
+    # The span ends where the stream began, after the reconnect: nothing falls between.
+    assert activity["backfill"]["span_end"] >= connection["connected_at"]
+    assert activity["backfill"]["span_end"] == activity["stream"]["started_at"]

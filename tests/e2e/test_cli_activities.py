@@ -302,7 +302,7 @@ def test_status_shows_why_a_backfill_stopped(stack: Any, capsys: pytest.CaptureF
     stack.wait_for_async(timeout=60)
     backfill = get_connection(api, started["connection_id"])["activity"]["backfill"]
     assert backfill["status"] == "stopped"
-    assert backfill["windows_done"] < backfill["windows_total"]
+    assert backfill["windows_done"] == backfill["windows_total"] == 0  # stopped before any window was planned
     code, out, _ = run(stack, capsys, "status", started["connection_id"])
     assert code == 0
     assert (

@@ -291,6 +291,10 @@ class StateStore:
                 batch.put_item(Item=self._window_item(pk, window))
         return True
 
+    def delete_backfill_plan(self, connection_id: str) -> None:
+        """Forget a plan that never started (it has no windows)."""
+        self._table.delete_item(Key={"pk": connection_pk(connection_id), "sk": BACKFILL_SK})
+
     def get_backfill(self, connection_id: str) -> BackfillSummary | None:
         item = self._get(connection_id, BACKFILL_SK)
         return BackfillSummary.model_validate_json(str(item["doc"])) if item else None

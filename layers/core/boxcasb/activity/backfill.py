@@ -121,7 +121,7 @@ class BackfillService:
             self.plan(cid, message.connected_at)
             return "planned"
         if message.kind == "resume":
-            self.resume(cid)
+            self.resume(cid, message.connected_at)
             return "resumed"
         assert message.window_start is not None
         result = self.run_window(cid, message.window_start, seconds_left)
@@ -162,18 +162,18 @@ class BackfillService:
         try:
             stream = self._start_stream(connection_id)
         except (ReconnectRequired, BoxAccessDenied) as exc:
-            # Recorded, not retried: a reconnect with the right account resumes it (see reconcile).
-            windows = plan_windows(span_start, connected_at, self._settings.window)
-            stopped = BackfillSummary(
+            # Recorded, not retried. No windows yet: their span must end where a stream starts,
+            # and none has. A reconnect with the right account plans them then (see resume).
+            never_started = BackfillSummary(
                 span_start=span_start,
                 span_end=connected_at,
-                windows_total=len(windows),
+                windows_total=0,
                 planned_at=now,
                 status=IngestionStatus.STOPPED,
                 stopped_at=now,
                 reason=f"stopped: {exc}",
             )
-            self._state.put_backfill_plan(connection_id, stopped, windows)
+            self._state.put_backfill_plan(connection_id, never_started, [])
             logger.warning(
                 "backfill not started", extra={"connection_id": connection_id, "error": type(exc).__name__}
             )
@@ -197,9 +197,20 @@ class BackfillService:
         self._queue_windows(connection_id, windows, span_end)
         return len(windows)
 
-    def resume(self, connection_id: str) -> int:
+    def resume(self, connection_id: str, connected_at: datetime | None) -> int:
         """After a reconnect: restart a stopped stream, run what a stop left unfinished."""
         summary = self._state.get_backfill(connection_id)
+        if (
+            summary is not None
+            and summary.windows_total == 0
+            and self._state.get_stream(connection_id) is None
+        ):
+            # Stopped before anything started: plan afresh from this connection.
+            if connected_at is None:
+                logger.error("cannot plan a backfill without the connection time")
+                return 0
+            self._state.delete_backfill_plan(connection_id)
+            return self.plan(connection_id, connected_at)
         try:
             self._start_stream(connection_id)
         except (ReconnectRequired, BoxAccessDenied) as exc:
