@@ -59,6 +59,7 @@ def test_401_refreshes_once_only() -> None:
     auth = CountingAuth()
     strategy = LambdaRetryStrategy()
     assert strategy.should_retry(options(auth), response(401), 1)
+    assert strategy.retry_after(options(auth), response(401), 1) == 0.0  # no sleep after a refresh
     assert not strategy.should_retry(options(auth), response(401), 2)
     assert auth.refreshes == 1
 

@@ -47,6 +47,8 @@ class LambdaRetryStrategy(RetryStrategy):
     def retry_after(
         self, fetch_options: FetchOptions, fetch_response: FetchResponse, attempt_number: int
     ) -> float:
+        if fetch_response.status == 401:
+            return 0.0  # the token was just refreshed: nothing to wait for
         if self._has_retry_after(fetch_response):
             return min(self._retry_after_header(fetch_response), self.max_wait_seconds)
         # Full jitter: spreads the retries of many concurrent workers.
