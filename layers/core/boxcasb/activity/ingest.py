@@ -21,8 +21,6 @@ class ScanQueue(Protocol):
 @dataclass(frozen=True)
 class IngestResult:
     written: int
-    scans_requested: int
-    rejected: int
     oldest: datetime | None
     newest: datetime | None
 
@@ -59,14 +57,12 @@ class Ingestor:
             if request is not None:
                 requests.setdefault((request.item_type, request.item_id), request)
         # Stored first, then queued: a crash in between re-reads the page, and both steps are idempotent.
-        scans = self._scans.enqueue(connection_id, list(requests.values()), origin)
+        self._scans.enqueue(connection_id, list(requests.values()), origin)
         if rejected:
             logger.warning("events without id, type or time were skipped", extra={"count": rejected})
         metrics.add_metric(name="EventsIngested", unit="Count", value=written)
         return IngestResult(
             written=written,
-            scans_requested=scans,
-            rejected=rejected,
             oldest=min((e.created_at for e in events), default=None),
             newest=max((e.created_at for e in events), default=None),
         )

@@ -13,7 +13,6 @@ class _Model(BaseModel):
 
 
 class IngestionStatus(StrEnum):
-    PLANNING = "planning"
     RUNNING = "running"
     FINISHED = "finished"
     STOPPED = "stopped"  # an error that retrying can't heal (revoked token, missing permission)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlparse
 
 import requests
 from box_sdk_gen.box.errors import BoxSDKError
@@ -30,12 +29,9 @@ class CallCounter:
     """Counts HTTP requests to Box (retries and token grants included), for reports and benchmarks."""
 
     count: int = 0
-    by_path: dict[str, int] = field(default_factory=dict)
 
     def hook(self, response: requests.Response, *args: object, **kwargs: object) -> None:
         self.count += 1
-        path = urlparse(response.request.url or "").path
-        self.by_path[path] = self.by_path.get(path, 0) + 1
 
 
 class BoxApp:
