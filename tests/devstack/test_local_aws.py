@@ -1,0 +1,107 @@
+"""The local moto server keeps DynamoDB's atomicity: one conditional write wins, never two."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from devstack.local_aws import LOCAL_IDENTITY, REGION, AtomicDynamoDB, MotoServer
+
+
+class OverlapMeter:
+    """A WSGI app that takes a while and records how many requests it served at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self.most = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        with self._lock:
+            self._active += 1
+            self.most = max(self.most, self._active)
+        time.sleep(0.02)
+        with self._lock:
+            self._active -= 1
+        start_response("200 OK", [])
+        return [b"{}"]
+
+
+def _overlap(target: str, requests: int = 8) -> int:
+    meter = OverlapMeter()
+    app = AtomicDynamoDB(meter)
+    barrier = threading.Barrier(requests)
+
+    def call(_: int) -> list[bytes]:
+        barrier.wait()
+        return list(app({"HTTP_X_AMZ_TARGET": target}, lambda *_: None))
+
+    with ThreadPoolExecutor(requests) as pool:
+        bodies = list(pool.map(call, range(requests)))
+    assert bodies == [[b"{}"]] * requests
+    return meter.most
+
+
+def test_dynamodb_requests_run_one_at_a_time() -> None:
+    assert _overlap("DynamoDB_20120810.UpdateItem") == 1
+
+
+def test_other_services_are_not_held_up_by_the_table() -> None:
+    # An SQS long poll must not block DynamoDB, so only the table is serialised.
+    assert _overlap("AmazonSQS.ReceiveMessage") > 1
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterable[str]:
+    server = MotoServer()
+    yield server.start()
+    server.stop()
+
+
+def test_concurrent_conditional_writes_have_exactly_one_winner(moto_url: str) -> None:
+    def client() -> Any:
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=moto_url,
+            region_name=REGION,
+            aws_access_key_id=LOCAL_IDENTITY.access_key,
+            aws_secret_access_key=LOCAL_IDENTITY.secret_key,
+        )
+
+    table = "atomicity-check"
+    client().create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    writers = 8
+    clients = [client() for _ in range(writers)]
+
+    def claim(i: int, barrier: threading.Barrier) -> str:
+        barrier.wait()
+        try:
+            clients[i].update_item(
+                TableName=table,
+                Key={"pk": {"S": "k"}},
+                UpdateExpression="SET v = :one",
+                ConditionExpression="v = :zero",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":zero": {"N": "0"}},
+            )
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+        return "won"
+
+    for trial in range(20):
+        clients[0].put_item(TableName=table, Item={"pk": {"S": "k"}, "v": {"N": "0"}})
+        barrier = threading.Barrier(writers)
+        with ThreadPoolExecutor(writers) as pool:
+            outcomes = sorted(pool.map(claim, range(writers), [barrier] * writers))
+        assert outcomes == ["ConditionalCheckFailedException"] * (writers - 1) + ["won"], f"trial {trial}"
