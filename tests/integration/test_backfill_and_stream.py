@@ -164,7 +164,7 @@ def stored(connection_id: str) -> list[str]:
         page = table.scan(**kwargs)
         items.extend(page["Items"])
         if "LastEvaluatedKey" not in page:
-            return [str(i["event_id"]) for i in items]
+            return [str(i["sk"]).split("#", 1)[1] for i in items]  # sk = <created_at>#<event_id>
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 

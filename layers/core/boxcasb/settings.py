@@ -35,7 +35,7 @@ class Settings(BaseModel):
     box_max_retry_wait_seconds: float = Field(default=5.0, ge=0, le=60)
     activity_retention_days: int = Field(default=180, ge=1, le=3650)
     backfill_days: int = Field(default=60, ge=1, le=365)
-    backfill_window_hours: int = Field(default=24, ge=1, le=24 * 31)
+    backfill_window_hours: int = Field(default=72, ge=1, le=24 * 31)
     # admin_logs shows events late: the newest window is read this long after the connection.
     backfill_settle_seconds: int = Field(default=600, ge=0, le=900)
     box_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
