@@ -1,11 +1,12 @@
 """A fake Box server for local runs and tests: a real HTTP server on 127.0.0.1.
 
 It speaks the Box API the connector uses (OAuth 2.0 authorization code grant,
-users, folders, files, enterprise events, webhooks) with the shapes of Box's
-OpenAPI spec, over a seeded tenant, with fault injection. Point boxsdk at it
+users, folders, files, enterprise events, webhooks and their signed deliveries)
+with the shapes of Box's OpenAPI spec, over a seeded tenant, with fault injection. Point boxsdk at it
 with ``BaseUrls(**box.base_urls())``.
 """
 
+from .deliveries import DeliveryAttempt, WebhookOptions
 from .eventlog import Event, EventLog, EventOptions, SyntheticEvents
 from .fake import FakeBox
 from .faults import Fault, Faults
@@ -27,6 +28,7 @@ from .tokens import TokenGrant
 __all__ = [
     "ANONYMOUS_USER",
     "Collaboration",
+    "DeliveryAttempt",
     "Enterprise",
     "Event",
     "EventLog",
@@ -44,4 +46,5 @@ __all__ = [
     "User",
     "WebLink",
     "Webhook",
+    "WebhookOptions",
 ]

@@ -11,6 +11,7 @@ import signal
 import threading
 from datetime import timedelta
 
+from .deliveries import DEFAULT_WEBHOOK_KEYS
 from .fake import FakeBox
 
 
@@ -27,6 +28,14 @@ def main(argv: list[str] | None = None) -> None:
     events.add_argument("--admin-logs-short-pages", action="store_true")
     events.add_argument("--streaming-duplicates", type=int, default=0, metavar="N", help="every Nth page")
     events.add_argument("--streaming-empty-pages", type=int, default=0, metavar="N", help="every Nth end")
+    hooks = parser.add_argument_group("webhook deliveries (see the README)")
+    primary, secondary = DEFAULT_WEBHOOK_KEYS
+    hooks.add_argument("--webhook-primary-key", default=primary, metavar="KEY", help="'': none")
+    hooks.add_argument("--webhook-secondary-key", default=secondary, metavar="KEY", help="'': none")
+    hooks.add_argument("--webhook-retries", type=int, default=3, metavar="N", help="after a failed attempt")
+    hooks.add_argument("--webhook-retry-delay", type=float, default=0.05, metavar="SECONDS", help="doubling")
+    hooks.add_argument("--webhook-timeout", type=float, default=10.0, metavar="SECONDS", help="per attempt")
+    hooks.add_argument("--webhook-limit-per-user", type=int, default=1000, metavar="N")
     args = parser.parse_args(argv)
 
     box = FakeBox(
@@ -39,6 +48,11 @@ def main(argv: list[str] | None = None) -> None:
         admin_logs_short_pages=args.admin_logs_short_pages,
         streaming_duplicates=args.streaming_duplicates,
         streaming_empty_pages=args.streaming_empty_pages,
+        webhook_keys=(args.webhook_primary_key or None, args.webhook_secondary_key or None),
+        webhook_retries=args.webhook_retries,
+        webhook_retry_delay=args.webhook_retry_delay,
+        webhook_timeout=args.webhook_timeout,
+        webhook_limit_per_user=args.webhook_limit_per_user,
     )
     if args.synthetic_events:
         now = box.tenant.now()

@@ -8,8 +8,9 @@ themselves; the target must be an active user of the same enterprise.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .deliveries import WebhookOptions
 from .downloads import DownloadLinks
 from .render import Renderer
 from .tenant import Tenant, User
@@ -73,6 +74,7 @@ class Call:
     caller: Caller
     client_id: str
     downloads: DownloadLinks
+    webhook_options: WebhookOptions = field(default_factory=WebhookOptions)
 
     @property
     def user(self) -> User:

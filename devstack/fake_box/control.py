@@ -11,10 +11,17 @@ import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from .tenant import File, Folder
 from .web import Request, Response, Router, bad_request, json_response
 
 if TYPE_CHECKING:
     from .fake import FakeBox
+
+
+def _webhook_option_ok(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) if name in ("retries", "limit_per_user") else isinstance(value, int | float)
 
 
 def _option_value_ok(name: str, value: object) -> bool:
@@ -81,6 +88,7 @@ def control_router(box: FakeBox) -> Router[Request]:
     router.add("POST", r"/_fake/requests/clear", clear_requests)
     router.add("POST", r"/_fake/reset", reset)
     _add_event_routes(box, router)
+    _add_webhook_routes(box, router)
     return router
 
 
@@ -127,3 +135,92 @@ def _add_event_routes(box: FakeBox, router: Router[Request]) -> None:
     router.add("GET", r"/_fake/event-options", get_event_options)
     router.add("POST", r"/_fake/event-options", set_event_options)
     router.add("POST", r"/_fake/synthetic-events", add_synthetic_events)
+
+
+def _add_webhook_routes(box: FakeBox, router: Router[Request]) -> None:
+    def keys_json() -> dict[str, str | None]:
+        primary, secondary = box.webhook_keys
+        return {"primary": primary, "secondary": secondary}
+
+    def get_webhook_keys(_request: Request, _match: re.Match[str]) -> Response:
+        return json_response(200, keys_json())
+
+    def set_webhook_keys(request: Request, _match: re.Match[str]) -> Response:
+        """A key left out stays as it is; ``null`` unsets it (its signature header is then not sent)."""
+        changes = _body_of(request)
+        unknown = set(changes) - {"primary", "secondary"}
+        if unknown or not all(value is None or isinstance(value, str) for value in changes.values()):
+            raise bad_request(f"Invalid webhook keys (primary/secondary: a string or null): {changes}")
+        primary, secondary = box.webhook_keys
+        box.webhook_keys = (changes.get("primary", primary), changes.get("secondary", secondary))
+        return json_response(200, keys_json())
+
+    def get_webhook_options(_request: Request, _match: re.Match[str]) -> Response:
+        return json_response(200, dataclasses.asdict(box.webhook_options))
+
+    def set_webhook_options(request: Request, _match: re.Match[str]) -> Response:
+        changes = _body_of(request)
+        options = box.webhook_options
+        try:
+            for name, value in changes.items():
+                if not _webhook_option_ok(name, value):
+                    raise ValueError(f"{name}={value!r}")
+            updated = dataclasses.replace(options, **changes)
+        except (TypeError, ValueError) as error:
+            raise bad_request(f"Invalid webhook options: {error}") from None
+        for name in changes:
+            setattr(options, name, getattr(updated, name))
+        return json_response(200, dataclasses.asdict(options))
+
+    router.add("GET", r"/_fake/webhook-keys", get_webhook_keys)
+    router.add("POST", r"/_fake/webhook-keys", set_webhook_keys)
+    router.add("GET", r"/_fake/webhook-options", get_webhook_options)
+    router.add("POST", r"/_fake/webhook-options", set_webhook_options)
+    _add_delivery_routes(box, router)
+
+
+def _add_delivery_routes(box: FakeBox, router: Router[Request]) -> None:
+    def list_deliveries(_request: Request, _match: re.Match[str]) -> Response:
+        return json_response(200, {"entries": [attempt.to_json() for attempt in box.webhook_deliveries]})
+
+    def clear_deliveries(_request: Request, _match: re.Match[str]) -> Response:
+        box.clear_webhook_deliveries()
+        return json_response(200, {})
+
+    def wait_for_deliveries(request: Request, _match: re.Match[str]) -> Response:
+        timeout = _body_of(request).get("timeout", 10.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+            raise bad_request("'timeout' must be a number of seconds")
+        return json_response(200, {"done": box.wait_for_deliveries(float(timeout))})
+
+    def deliver(request: Request, match: re.Match[str]) -> Response:
+        spec = _body_of(request)
+        tenant = box.tenant
+        try:
+            with tenant.lock:
+                source = spec["source"]
+                item = tenant.find_item(source["type"], source["id"])
+                if not isinstance(item, File | Folder):
+                    raise KeyError(f"{source['type']} {source['id']}")
+                login = spec.get("login")
+                user = tenant.user_by_login(login) if login else tenant.users[item.owner_id]
+                event_id = box.deliver_webhook(
+                    match["id"], str(spec["trigger"]), item, user, additional_info=spec.get("additional_info")
+                )
+        except (KeyError, TypeError) as error:
+            raise bad_request(f"Invalid delivery: {error}") from None
+        return json_response(201, {"id": event_id})
+
+    def delete(request: Request, match: re.Match[str]) -> Response:
+        reason = _body_of(request).get("reason", "auto_cleanup")
+        try:
+            event_id = box.delete_webhook(match["id"], reason=str(reason))
+        except KeyError:
+            raise bad_request(f"Unknown webhook {match['id']!r}") from None
+        return json_response(200, {"id": event_id})
+
+    router.add("GET", r"/_fake/webhook-deliveries", list_deliveries)
+    router.add("POST", r"/_fake/webhook-deliveries/clear", clear_deliveries)
+    router.add("POST", r"/_fake/webhook-deliveries/wait", wait_for_deliveries)
+    router.add("POST", r"/_fake/webhooks/(?P<id>[^/]+)/deliver", deliver)
+    router.add("POST", r"/_fake/webhooks/(?P<id>[^/]+)/delete", delete)

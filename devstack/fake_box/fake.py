@@ -12,20 +12,23 @@ import logging
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from . import routes_events, routes_items, routes_users, routes_webhooks
 from .access import Call, bearer_token, resolve_caller
 from .authorize import DECISION_PATH, Authorizer
 from .control import control_router
+from .deliveries import DEFAULT_WEBHOOK_KEYS, Deliverer, DeliveryAttempt, WebhookKeys, WebhookOptions
 from .downloads import CONTENT_PREFIX, DownloadLinks
 from .eventlog import EventOptions
 from .faults import Faults
 from .recorder import RecordedRequest, RequestLog, redacted_path
 from .seed import seed_tenant
 from .server import HttpServer
-from .tenant import Tenant
+from .tenant import File, Folder, Tenant, User
 from .tokens import TokenGrant, TokenStore
 from .web import ApiError, Request, Response, Router, new_request_id, unauthorized
+from .webhook_triggers import WebhookDispatcher
 
 _log = logging.getLogger(__name__)
 
@@ -41,6 +44,13 @@ class FakeBox:
     ``event_options``, which every tenant of this fake shares, across ``reset()`` too:
     ``admin_logs_latency`` (seconds), ``admin_logs_short_pages``, ``streaming_duplicates``
     and ``streaming_empty_pages`` (every Nth; 0 is off).
+
+    Webhooks: deliveries are signed with ``webhook_keys`` (primary, secondary; either may be
+    None), read at every attempt, so assigning ``box.webhook_keys`` rotates them. The other
+    webhook options live in ``webhook_options`` (``WebhookOptions``, changeable at any time):
+    ``retries`` and ``retry_delay`` (seconds, doubling), ``timeout`` per attempt, and
+    ``limit_per_user`` (webhooks per app per user). Every attempt is in ``webhook_deliveries``;
+    ``wait_for_deliveries()`` waits for the queue to drain.
     """
 
     def __init__(
@@ -56,6 +66,11 @@ class FakeBox:
         admin_logs_short_pages: bool = False,
         streaming_duplicates: int = 0,
         streaming_empty_pages: int = 0,
+        webhook_keys: WebhookKeys = DEFAULT_WEBHOOK_KEYS,
+        webhook_retries: int = 3,
+        webhook_retry_delay: float = 0.05,
+        webhook_timeout: float = 10.0,
+        webhook_limit_per_user: int = 1000,
     ) -> None:
         self.client_id = client_id
         self._port = port
@@ -67,12 +82,21 @@ class FakeBox:
             streaming_duplicates=streaming_duplicates,
             streaming_empty_pages=streaming_empty_pages,
         )
-        self.tenant: Tenant = self._seed()
-        self.faults = Faults()
-        self._log = RequestLog()
+        self.webhook_keys: WebhookKeys = webhook_keys
+        self.webhook_options = WebhookOptions(
+            retries=webhook_retries,
+            retry_delay=webhook_retry_delay,
+            timeout=webhook_timeout,
+            limit_per_user=webhook_limit_per_user,
+        )
+        self._deliverer = Deliverer(self.webhook_options, lambda: self.webhook_keys, clock)
         self._tokens = TokenStore(
             client_id, client_secret, access_token_ttl=access_token_ttl, clock=clock, login_of=self._login_of
         )
+        self._webhooks = WebhookDispatcher(self._deliverer, self._tokens.session_alive)
+        self._tenant = self._seed()
+        self.faults = Faults()
+        self._log = RequestLog()
         self._downloads = DownloadLinks(lambda: self.url, lambda: self.tenant, clock)
         self._api: Router[Call] = Router()
         for method, pattern, handler in (
@@ -102,9 +126,11 @@ class FakeBox:
         return self
 
     def stop(self) -> None:
+        """Stop serving; deliveries not finished are dropped."""
         if self._server is not None:
             self._server.stop()
             self._server = None
+        self._deliverer.cancel()
 
     def __enter__(self) -> FakeBox:
         return self.start()
@@ -113,6 +139,18 @@ class FakeBox:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    @property
+    def tenant(self) -> Tenant:
+        return self._tenant
+
+    @tenant.setter
+    def tenant(self, tenant: Tenant) -> None:
+        """A replacement tenant sends webhook deliveries too."""
+        with tenant.lock:
+            if self._webhooks not in tenant.listeners:
+                tenant.listeners.append(self._webhooks)
+        self._tenant = tenant
 
     @property
     def url(self) -> str:
@@ -139,13 +177,58 @@ class FakeBox:
         return self._tokens.revoke_refresh_tokens([user_id])
 
     def reset(self) -> None:
-        """Reseed the tenant and forget faults and logged requests. Tokens stay valid (ids are stable)."""
+        """Reseed the tenant and forget faults, logged requests and webhook deliveries (pending too).
+
+        Tokens stay valid (ids are stable); the event and webhook options and keys stay as set.
+        """
+        self._deliverer.cancel()
+        self._deliverer.clear()
         self.tenant = self._seed()
         self.faults.clear()
         self._log.clear()
 
     def _seed(self) -> Tenant:
-        return seed_tenant(self._clock, history=self._history, event_options=self.event_options)
+        tenant = seed_tenant(self._clock, history=self._history, event_options=self.event_options)
+        tenant.listeners.append(self._webhooks)
+        return tenant
+
+    # ----- webhooks -------------------------------------------------------
+
+    @property
+    def webhook_deliveries(self) -> list[DeliveryAttempt]:
+        """Every delivery attempt so far (retries are further entries with the same ``event_id``)."""
+        return self._deliverer.attempts()
+
+    def clear_webhook_deliveries(self) -> None:
+        self._deliverer.clear()
+
+    def wait_for_deliveries(self, timeout: float | None = 10.0) -> bool:
+        """Wait until every delivery queued so far succeeded or ran out of retries; False on timeout."""
+        return self._deliverer.wait(timeout)
+
+    def deliver_webhook(
+        self,
+        webhook_id: str,
+        trigger: str,
+        source_item: File | Folder,
+        user: User,
+        *,
+        additional_info: Any = None,
+    ) -> str:
+        """Send one delivery of ``trigger`` about ``source_item`` done by ``user``, whatever the
+        webhook's triggers and target; returns the payload's ``id``."""
+        tenant = self.tenant
+        with tenant.lock:
+            webhook = tenant.webhooks[webhook_id]
+            return self._webhooks.deliver(tenant, webhook, trigger, source_item, user, additional_info)
+
+    def delete_webhook(self, webhook_id: str, *, reason: str = "auto_cleanup", by: User | None = None) -> str:
+        """Delete the webhook on Box's side (an admin, Box's cleanup) and send its ``WEBHOOK.DELETED``
+        with ``additional_info: {"reason": reason}``; returns the payload's ``id``."""
+        tenant = self.tenant
+        with tenant.lock:
+            webhook = tenant.webhooks[webhook_id]
+            return self._webhooks.webhook_deleted(tenant, webhook, reason=reason, by=by)
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -199,7 +282,7 @@ class FakeBox:
         tenant = self.tenant
         with tenant.lock:
             caller = resolve_caller(tenant, user_id, request.header("as-user"))
-            call = Call(request, tenant, caller, self.client_id, self._downloads)
+            call = Call(request, tenant, caller, self.client_id, self._downloads, self.webhook_options)
             return self._api.dispatch(call, request.method, request.path)
 
     def _login_of(self, user_id: str) -> str | None:

@@ -1,15 +1,20 @@
-"""V2 webhooks: create, list, read and delete (deliveries are not sent yet).
+"""V2 webhooks: create, list, read, update and delete (deliveries: webhook_triggers.py).
 
 Box's rules kept here: one webhook per target per app (409), none on the root
 folder, ``FOLDER.*`` and ``COLLABORATION.*`` triggers only on folders, a plain
-user only on items they own, and an HTTPS address. Loopback ``http://``
-addresses are accepted so a local stack can register its own endpoint.
+user only on items they own, an HTTPS address, and at most
+``WebhookOptions.limit_per_user`` (Box: 1000) webhooks per app per user. Loopback
+``http://`` addresses are accepted so a local stack can register its own endpoint.
+
+Box documents the 1000 limit but not its answer; the fake answers 403
+``access_denied_insufficient_permissions`` with a message naming the limit.
+Deleting a webhook through the API sends no ``WEBHOOK.DELETED`` (the app did it).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .access import Call
@@ -70,27 +75,42 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def create_webhook(call: Call, _match: re.Match[str]) -> Response:
-    body = call.request.json()
-    if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object")
+    body = _body(call)
     target_type, target_id = _target(body.get("target"))
     address = _address(body.get("address"))
     triggers = _triggers(body.get("triggers"), target_type)
-    if target_type == "folder" and target_id == "0":
-        raise bad_request("Webhooks cannot be created on the root folder")
-    target: File | Folder = (
-        find_folder(call, target_id) if target_type == "folder" else find_file(call, target_id)
+    target = _target_item(call, target_type, target_id)
+    _check_no_other_on(call, target_type, target_id)
+    limit = call.webhook_options.limit_per_user
+    mine = sum(
+        1
+        for existing in call.tenant.webhooks.values()
+        if existing.client_id == call.client_id and existing.created_by_id == call.user.id
     )
-    if call.user.role == "user" and target.owner_id != call.user.id:
-        raise forbidden()
-    for existing in call.tenant.webhooks.values():
-        same_target = (existing.target_type, existing.target_id) == (target_type, target_id)
-        if existing.client_id == call.client_id and same_target:
-            raise ApiError(409, "conflict", f"Webhook:{existing.id} already exists on the specified target.")
+    if mine >= limit:
+        raise forbidden(f"Maximum number of webhooks ({limit}) reached for this application and user")
     webhook = call.tenant.add_webhook(
         target, address, triggers, created_by=call.user, client_id=call.client_id
     )
     return json_response(201, call.renderer.webhook(webhook))
+
+
+def update_webhook(call: Call, match: re.Match[str]) -> Response:
+    """PUT: any of ``target``, ``address`` and ``triggers``; the rules of creation apply to the result."""
+    webhook = _find(call, match["id"])
+    body = _body(call)
+    target_type, target_id = webhook.target_type, webhook.target_id
+    if "target" in body:
+        target_type, target_id = _target(body["target"])
+    address = _address(body["address"]) if "address" in body else webhook.address
+    triggers = _triggers(body.get("triggers", webhook.triggers), target_type)
+    _target_item(call, target_type, target_id)
+    if (target_type, target_id) != (webhook.target_type, webhook.target_id):
+        _check_no_other_on(call, target_type, target_id)
+        webhook.target_type, webhook.target_id = target_type, target_id
+    webhook.address = address
+    webhook.triggers = triggers
+    return json_response(200, call.renderer.webhook(webhook))
 
 
 def list_webhooks(call: Call, _match: re.Match[str]) -> Response:
@@ -110,6 +130,32 @@ def delete_webhook(call: Call, match: re.Match[str]) -> Response:
     return Response(204)
 
 
+def _body(call: Call) -> dict[str, Any]:
+    body = call.request.json()
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object")
+    return body
+
+
+def _target_item(call: Call, target_type: Literal["file", "folder"], target_id: str) -> File | Folder:
+    """The target, if the acting user may put a webhook on it."""
+    if target_type == "folder" and target_id == "0":
+        raise bad_request("Webhooks cannot be created on the root folder")
+    target: File | Folder = (
+        find_folder(call, target_id) if target_type == "folder" else find_file(call, target_id)
+    )
+    if call.user.role == "user" and target.owner_id != call.user.id:
+        raise forbidden()
+    return target
+
+
+def _check_no_other_on(call: Call, target_type: str, target_id: str) -> None:
+    for existing in call.tenant.webhooks.values():
+        same_target = (existing.target_type, existing.target_id) == (target_type, target_id)
+        if existing.client_id == call.client_id and same_target:
+            raise ApiError(409, "conflict", f"Webhook:{existing.id} already exists on the specified target.")
+
+
 def _find(call: Call, webhook_id: str) -> Webhook:
     webhook = call.tenant.webhooks.get(webhook_id)
     if webhook is None or not _visible(call, webhook):
@@ -125,7 +171,7 @@ def _visible(call: Call, webhook: Webhook) -> bool:
     return call.tenant.can_see(call.user, target)
 
 
-def _target(raw: Any) -> tuple[str, str]:
+def _target(raw: Any) -> tuple[Literal["file", "folder"], str]:
     valid = isinstance(raw, dict) and raw.get("type") in ("file", "folder") and isinstance(raw.get("id"), str)
     if not valid:
         raise bad_request("'target' must be an object with a string 'id' and a 'type' of file or folder")
@@ -153,5 +199,6 @@ ROUTES = [
     ("POST", r"/2\.0/webhooks", create_webhook),
     ("GET", r"/2\.0/webhooks", list_webhooks),
     ("GET", r"/2\.0/webhooks/(?P<id>[^/]+)", get_webhook),
+    ("PUT", r"/2\.0/webhooks/(?P<id>[^/]+)", update_webhook),
     ("DELETE", r"/2\.0/webhooks/(?P<id>[^/]+)", delete_webhook),
 ]

@@ -15,10 +15,10 @@ import hashlib
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from .eventlog import Event, EventLog, EventOptions, SyntheticEvents, event_id_for
 
@@ -203,8 +203,21 @@ class Webhook:
     client_id: str  # webhooks belong to the app that created them
 
 
+class TenantListener(Protocol):
+    """Told about changes as they happen, with the tenant lock held: must not block."""
+
+    def event_recorded(self, tenant: Tenant, event: Event) -> None: ...
+
+    def items_deleting(self, tenant: Tenant, items: Sequence[Item], by: User | None) -> None: ...
+
+
 class Tenant:
-    """One enterprise's users, content, collaborations, events and webhooks."""
+    """One enterprise's users, content, collaborations, events and webhooks.
+
+    ``listeners`` hear of every event recorded one at a time (``add_event``,
+    ``add_event_like``, ``add_late_event``; not synthetic blocks) and of deletions
+    (``delete_item``); a FakeBox registers the one that sends webhook deliveries.
+    """
 
     def __init__(
         self,
@@ -226,6 +239,7 @@ class Tenant:
         self.webhooks: dict[str, Webhook] = {}
         # Box classification labels: name -> (definition, color).
         self.classifications: dict[str, tuple[str, str]] = {}
+        self.listeners: list[TenantListener] = []
         self._clock = clock
         self._children: dict[str, list[Item]] = {}
         self._ids = {kind: itertools.count(start) for kind, start in _ID_STARTS.items()}
@@ -444,6 +458,8 @@ class Tenant:
                 extra=template.extra,
             )
             self.events.record(event)
+            for listener in list(self.listeners):
+                listener.event_recorded(self, event)
             return event
 
     def add_late_event(
@@ -542,6 +558,38 @@ class Tenant:
             self.webhooks[webhook.id] = webhook
             return webhook
 
+    def delete_item(self, item: Item, *, by: User | None = None) -> list[Item]:
+        """Remove the item and everything beneath it, with their collaborations; returns what went.
+
+        Nothing is recorded in the event log (add a ``TRASH`` or ``DELETE`` event for that).
+        Listeners hear of it first, while the items still exist: webhooks on them are
+        deleted (``WEBHOOK.DELETED``).
+        """
+        with self.lock:
+            if isinstance(item, Folder) and item.is_root:
+                raise ValueError("a user's root folder cannot be deleted")
+            doomed: list[Item] = [item]
+            if isinstance(item, Folder):
+                doomed.extend(self._below(item))
+            for listener in list(self.listeners):
+                listener.items_deleting(self, doomed, by)
+            if item.parent_id is not None:
+                siblings = self._children[item.parent_id]
+                siblings[:] = [child for child in siblings if child is not item]
+            gone = {(entry.type, entry.id) for entry in doomed}
+            for entry in doomed:
+                if isinstance(entry, Folder):
+                    del self.folders[entry.id]
+                    del self._children[entry.id]
+                elif isinstance(entry, File):
+                    del self.files[entry.id]
+                else:
+                    del self.web_links[entry.id]
+            for collaboration_id, collaboration in list(self.collaborations.items()):
+                if (collaboration.item_type, collaboration.item_id) in gone:
+                    del self.collaborations[collaboration_id]
+            return doomed
+
     # ----- reading --------------------------------------------------------
 
     def user_by_login(self, login: str) -> User:
@@ -633,6 +681,12 @@ class Tenant:
                 item = self.collaboration_item(collaboration)
                 if item.owner_id != viewer.id:
                     yield item
+
+    def _below(self, folder: Folder) -> Iterator[Item]:
+        for child in self._children[folder.id]:
+            yield child
+            if isinstance(child, Folder):
+                yield from self._below(child)
 
     def _files_below(self, folder: Folder) -> Iterator[File]:
         for child in self._children[folder.id]:

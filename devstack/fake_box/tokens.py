@@ -135,6 +135,27 @@ class TokenStore:
                 token.revoked = True
             return len(hit)
 
+    def session_alive(self, user_id: str) -> bool | None:
+        """Whether the user still has a working token from this app (None: they never had one).
+
+        Box's OAuth session ends when both the access and the refresh tokens are gone:
+        expired, revoked or (refresh tokens) spent.
+        """
+        with self._lock:
+            now = self._clock()
+            had_tokens = False
+            for access in self._access.values():
+                if access.user_id == user_id:
+                    had_tokens = True
+                    if not access.revoked and now < access.expires_at:
+                        return True
+            for refresh in self._refresh.values():
+                if refresh.user_id == user_id:
+                    had_tokens = True
+                    if not (refresh.used or refresh.revoked) and now < refresh.expires_at:
+                        return True
+            return False if had_tokens else None
+
     @property
     def grants(self) -> list[TokenGrant]:
         with self._lock:
