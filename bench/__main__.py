@@ -6,7 +6,7 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import activity_ingest, api_test_calls, emit, import_time
+from bench import activity_ingest, api_test_calls, emit, import_time, webhook_intake
 
 
 def main() -> dict[str, object]:
@@ -18,6 +18,7 @@ def main() -> dict[str, object]:
         "test_api_box_calls": api_test_calls.run(),
         # 100,000 events (and 10,000), not the 1,000,000 of `python -m bench.activity_ingest`.
         "activity_ingestion": activity_ingest.run(events=activity_ingest.MAKE_BENCH_EVENTS),
+        "webhook_intake": webhook_intake.run(),
     }
 
 

@@ -404,7 +404,7 @@ def _count_handlers_calls(stack: LocalStack) -> AwsCalls:
 
     aws_clients.reset()
     settings.get_settings.cache_clear()
-    wiring.services.cache_clear()
+    wiring.reset()
     boto3.setup_default_session()
     assert boto3.DEFAULT_SESSION is not None
     env = stack.env

@@ -25,6 +25,7 @@ from devstack.environment import (
     function_environment,
     union_environment,
 )
+from devstack.fake_box.deliveries import DEFAULT_WEBHOOK_KEYS
 from devstack.handlers import (
     LocalFunction,
     ModuleSandbox,
@@ -49,9 +50,12 @@ BOX_API_PARAMETER = "BoxApiBaseUrl"
 BOX_UPLOAD_PARAMETER = "BoxUploadBaseUrl"
 BOX_AUTHORIZE_PARAMETER = "BoxAuthorizeUrl"
 REDIRECT_URI_PARAMETER = "OAuthRedirectUri"
+WEBHOOK_ADDRESS_PARAMETER = "WebhookAddress"
 CALLBACK_PATH = "/oauth/box/callback"
+WEBHOOK_PATH = "/webhooks/box"
 # The variable through which handlers find the Box app credentials (what `boxcasb configure` fills).
 BOX_APP_SECRET_VARIABLE = "BOX_APP_SECRET_ARN"  # noqa: S105 - a variable name
+WEBHOOK_KEYS_SECRET_VARIABLE = "WEBHOOK_KEYS_SECRET_ARN"  # noqa: S105 - a variable name
 
 
 class LocalStack:
@@ -64,6 +68,7 @@ class LocalStack:
         box_authorize_url: str | None = None,
         box_client_id: str | None = "fake-client-id",
         box_client_secret: str | None = "fake-client-secret",  # noqa: S107 - the fake Box's
+        webhook_keys: tuple[str | None, str | None] | None = DEFAULT_WEBHOOK_KEYS,
         api_port: int = 0,
         lambda_port: int = 0,
         stack_name: str = "boxcasb-local",
@@ -76,6 +81,7 @@ class LocalStack:
         self.template: Template = load_template(template)
         self._box_urls = _box_urls(box_base_url, box_upload_url, box_authorize_url)
         self._box_credentials = (box_client_id, box_client_secret)
+        self._webhook_keys = webhook_keys
         self._api_port = api_port
         self._lambda_port = lambda_port
         self._stack_name = stack_name
@@ -151,6 +157,8 @@ class LocalStack:
         self._saved_boto3_session = boto3.DEFAULT_SESSION
         boto3.DEFAULT_SESSION = None
         self._configure_box_app_secret(moto_url)
+        if self._webhook_keys is not None:
+            self.set_webhook_keys(*self._webhook_keys)
 
         check_no_shared_module_names(self.template.functions.values())
         self._sandbox = ModuleSandbox(
@@ -223,6 +231,10 @@ class LocalStack:
     @property
     def callback_url(self) -> str:
         return f"{self.api_url}{CALLBACK_PATH}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.api_url}{WEBHOOK_PATH}"
 
     @property
     def lambda_url(self) -> str:
@@ -310,6 +322,7 @@ class LocalStack:
             BOX_UPLOAD_PARAMETER: self._box_urls[1],
             BOX_AUTHORIZE_PARAMETER: self._box_urls[2],
             REDIRECT_URI_PARAMETER: self.callback_url,
+            WEBHOOK_ADDRESS_PARAMETER: self.webhook_url,
             **self._parameter_overrides,
         }
         for name, value in local.items():
@@ -372,6 +385,14 @@ class LocalStack:
             SecretId=secret_arn,
             SecretString=json.dumps({"client_id": client_id, "client_secret": client_secret}),
         )
+
+    def set_webhook_keys(self, primary: str | None, secondary: str | None) -> None:
+        """What `boxcasb configure --webhook-keys` does in AWS (a key rotation, in tests)."""
+        secret_arn = self._env.get(WEBHOOK_KEYS_SECRET_VARIABLE)
+        if secret_arn:
+            aws_client("secretsmanager", self.moto_url).put_secret_value(
+                SecretId=secret_arn, SecretString=json.dumps({"primary": primary, "secondary": secondary})
+            )
 
     def _poller(self, index: int) -> SqsPoller | None:
         source = self.template.sqs_sources[index]

@@ -25,7 +25,7 @@ def reset_package_caches() -> None:
 
     aws_clients.reset()
     settings.get_settings.cache_clear()
-    wiring.services.cache_clear()
+    wiring.reset()
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,7 @@ def control_router(box: FakeBox) -> Router[Request]:
                 times=spec.get("times", 1),
                 method=spec.get("method"),
                 delay_seconds=float(spec.get("delay_seconds", 0.0)),
+                skip=int(spec.get("skip", 0)),
             )
         except (KeyError, TypeError, ValueError, re.error) as error:
             raise bad_request(f"Invalid fault: {error}") from None

@@ -2,9 +2,10 @@
 
 A fault matches on a path regex (searched in the path, without the query) and
 optionally a method, and applies to its next ``times`` matching requests
-(``None``: until cleared). The first matching fault wins. It may delay the
-answer, replace it with an error status, or both. A 429 always carries
-``Retry-After`` (1 s unless given) and Box's ``rate_limit_exceeded`` body.
+(``None``: until cleared), after letting ``skip`` matching requests through.
+The first matching fault wins. It may delay the answer, replace it with an
+error status, or both. A 429 always carries ``Retry-After`` (1 s unless given)
+and Box's ``rate_limit_exceeded`` body.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Fault:
     delay_seconds: float
     times: int | None  # uses left; None: until cleared
     method: str | None
+    skip: int = 0  # matching requests still to let through before the fault applies
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and self.path_regex.search(path) is not None
@@ -43,6 +45,7 @@ class Fault:
             "delay_seconds": self.delay_seconds,
             "times": self.times,
             "method": self.method,
+            "skip": self.skip,
         }
 
 
@@ -60,7 +63,10 @@ class Faults:
         times: int | None = 1,
         method: str | None = None,
         delay_seconds: float = 0.0,
+        skip: int = 0,
     ) -> Fault:
+        if skip < 0:
+            raise ValueError("skip must not be negative")
         if status is None and delay_seconds <= 0:
             raise ValueError("a fault needs a status, a delay, or both")
         if status is not None and not 400 <= status <= 599:
@@ -70,7 +76,7 @@ class Faults:
         if status == 429 and retry_after is None:
             retry_after = 1
         method = method.upper() if method else None
-        fault = Fault(re.compile(path_regex), status, retry_after, delay_seconds, times, method)
+        fault = Fault(re.compile(path_regex), status, retry_after, delay_seconds, times, method, skip)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -90,6 +96,9 @@ class Faults:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(method, path):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times == 0:

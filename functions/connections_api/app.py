@@ -1,4 +1,4 @@
-"""Admin API (IAM-signed): create, list, show and test Box connections."""
+"""Admin API (IAM-signed): create, list, show and test Box connections; their activity and webhooks."""
 
 from __future__ import annotations
 
@@ -130,6 +130,29 @@ def test_connection(connection_id: str) -> Response[str]:
     report = svc.api_tests().request(_checked(connection_id))
     svc.invoker.start_api_test(connection_id, "on_demand")
     return _json(202, {"connection_id": connection_id, "test": report.model_dump(mode="json")})
+
+
+@app.get("/connections/<connection_id>/webhooks")
+def list_webhooks(connection_id: str) -> Response[str]:
+    store = services().store
+    store.get_connection(_checked(connection_id))
+    sync = store.get_webhook_sync(connection_id)
+    return _json(
+        200,
+        {
+            "connection_id": connection_id,
+            "sync": sync.model_dump(mode="json") if sync else None,
+            "webhooks": [w.model_dump(mode="json") for w in store.list_webhooks(connection_id)],
+        },
+    )
+
+
+@app.post("/connections/<connection_id>/webhooks/sync")
+def sync_webhooks(connection_id: str) -> Response[str]:
+    svc = services()
+    report = svc.webhook_sync().request(_checked(connection_id))
+    svc.invoker.start_webhook_sync(connection_id)
+    return _json(202, {"connection_id": connection_id, "sync": report.model_dump(mode="json")})
 
 
 def _checked(connection_id: str) -> str:

@@ -77,3 +77,51 @@ def test_unknown_connection_is_a_clear_error(stack: Any, capsys: pytest.CaptureF
     code = boxcasb(["--api-url", stack.api_url, "status", "00000000-0000-4000-8000-000000000000"])
     assert code == 2
     assert "no connection" in capsys.readouterr().err
+
+
+def test_webhooks_sync_and_list_print_the_report(
+    stack: Any, fake_box: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run_connect(stack, "admin@acme.example", "allow", capsys)
+    assert code == 0
+    cid = re.search(r"Connection ([0-9a-f-]{36})", out)
+    assert cid is not None
+    fake_box.tenant.webhooks.clear()  # other tests' webhooks would be adopted, not created
+    try:
+        base = ["--api-url", stack.api_url, "--region", "us-east-1", "webhooks"]
+        assert boxcasb([*base, "sync", cid.group(1), "--timeout", "60"]) == 0
+        report = capsys.readouterr().out
+        created = int(re.search(r"finished: created (\d+),", report).group(1))  # type: ignore[union-attr]
+        assert created == len(fake_box.tenant.webhooks) > 0
+        assert "files in the root folder" in report
+        assert boxcasb([*base, "list", cid.group(1)]) == 0
+        listed = capsys.readouterr().out
+        assert sum(1 for line in listed.splitlines() if "(owner " in line) == created
+        assert "Last sync: finished" in listed
+    finally:
+        fake_box.tenant.webhooks.clear()
+
+
+def test_webhook_keys_are_stored_without_echo(
+    stack: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    import io
+
+    import boto3
+
+    arn = stack.env["WEBHOOK_KEYS_SECRET_ARN"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("new-primary-key\n\n"))
+    args = ["--region", "us-east-1", "webhooks", "keys", "--stdin", "--secret-arn", arn]
+    try:
+        assert boxcasb(args) == 0
+        stored = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+        assert stored == {"primary": "new-primary-key", "secondary": None}
+        assert "new-primary-key" not in capsys.readouterr().out
+        monkeypatch.setattr(sys, "stdin", io.StringIO("\n\n"))
+        assert boxcasb(args) == 2  # both empty: refused, nothing changed
+        again = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+        assert again == stored
+    finally:
+        from devstack.fake_box.deliveries import DEFAULT_WEBHOOK_KEYS
+
+        stack.set_webhook_keys(*DEFAULT_WEBHOOK_KEYS)

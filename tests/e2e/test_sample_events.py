@@ -16,6 +16,8 @@ FUNCTION_OF = {
     "token_keeper": "TokenKeeperFunction",
     "activity_backfill": "ActivityBackfillFunction",
     "activity_poller": "ActivityPollerFunction",
+    "webhook_intake": "WebhookIntakeFunction",
+    "webhook_sync": "WebhookSyncFunction",
 }
 
 
@@ -41,6 +43,8 @@ def test_every_event_file_is_covered() -> None:
         "activity_backfill_window.json",
         "activity_backfill_poison.json",
         "activity_poller.json",
+        "webhook_intake_delivery.json",
+        "webhook_sync.json",
     }
 
 
@@ -101,3 +105,16 @@ def test_backfill_reports_only_the_malformed_record_as_failed(stack: Any) -> Non
 def test_poller_event(stack: Any) -> None:
     report = invoke(stack, "activity_poller.json")
     assert {"connections", "pages", "events", "stopped", "deferred", "reconciled"} <= set(report)
+
+
+def test_webhook_delivery_event_is_refused_as_stale(stack: Any) -> None:
+    # Signed correctly with the local keys, but on 2026-11-20: far older than 10 minutes.
+    answer = invoke(stack, "webhook_intake_delivery.json")
+    assert (answer["statusCode"], json.loads(answer["body"])) == (
+        401,
+        {"outcome": "rejected: stale_timestamp"},
+    )
+
+
+def test_webhook_sync_event_for_an_unknown_connection(stack: Any) -> None:
+    assert invoke(stack, "webhook_sync.json") == {"status": "rejected", "reason": "unknown connection"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ MAY_DECRYPT_TOKENS = {
     "TokenKeeperFunction",
     "ActivityBackfillFunction",
     "ActivityPollerFunction",
+    "WebhookSyncFunction",
 }
 
 
@@ -134,9 +136,27 @@ def test_every_sample_event_belongs_to_a_function() -> None:
         assert any(e.stem.startswith(directory) for e in events), f"no sample event for {directory}"
 
 
-def test_secret_holds_no_credentials_in_the_template() -> None:
-    (secret,) = of_type("AWS::SecretsManager::Secret").values()
-    assert secret["Properties"]["SecretString"] == '{"client_id": "", "client_secret": ""}'
+def test_secrets_hold_no_credentials_in_the_template() -> None:
+    secrets = {
+        name: s["Properties"]["SecretString"] for name, s in of_type("AWS::SecretsManager::Secret").items()
+    }
+    assert secrets == {
+        "BoxAppSecret": '{"client_id": "", "client_secret": ""}',
+        "WebhookKeysSecret": '{"primary": "", "secondary": ""}',
+    }
+
+
+def test_the_public_webhook_intake_reads_no_token_and_no_app_secret() -> None:
+    intake = FUNCTIONS["WebhookIntakeFunction"]["Properties"]
+    policies = json.dumps(intake["Policies"])
+    assert "kms:" not in policies
+    assert "BoxAppSecret" not in policies
+    assert "DynamoDBCrudPolicy" not in policies  # exact actions only
+    events = intake["Events"].values()
+    assert [(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events] == [
+        ("POST", "/webhooks/box")
+    ]
+    assert all(e["Properties"]["Auth"] == {"Authorizer": "NONE"} for e in events)
 
 
 def sqs_sources() -> list[tuple[str, dict[str, Any]]]:

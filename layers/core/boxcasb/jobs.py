@@ -24,20 +24,38 @@ class ApiTestRequest(BaseModel):
     reason: str = Field(default="on_demand", pattern=r"^(connect|on_demand)$")
 
 
+class WebhookSyncRequest(BaseModel):
+    """The event the WebhookSync function receives."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+
+
 class AsyncInvoker:
-    def __init__(self, lambda_client: Any, function_name: str | None) -> None:
+    def __init__(
+        self, lambda_client: Any, api_test_function: str | None, webhook_sync_function: str | None = None
+    ) -> None:
         self._client = lambda_client
-        self._function_name = function_name
+        self._api_test_function = api_test_function
+        self._webhook_sync_function = webhook_sync_function
 
     def start_api_test(self, connection_id: str, reason: str) -> None:
-        if not self._function_name:
-            raise RuntimeError("API_TEST_FUNCTION_NAME is not set for this function")
         payload = ApiTestRequest(connection_id=connection_id, reason=reason)
+        self._start(self._api_test_function, "API_TEST_FUNCTION_NAME", payload, "the Test API")
+
+    def start_webhook_sync(self, connection_id: str) -> None:
+        payload = WebhookSyncRequest(connection_id=connection_id)
+        self._start(self._webhook_sync_function, "WEBHOOK_SYNC_FUNCTION_NAME", payload, "the webhook sync")
+
+    def _start(self, function: str | None, setting: str, payload: BaseModel, what: str) -> None:
+        if not function:
+            raise RuntimeError(f"{setting} is not set for this function")
         try:
             self._client.invoke(
-                FunctionName=self._function_name,
+                FunctionName=function,
                 InvocationType="Event",
                 Payload=json.dumps(payload.model_dump()).encode(),
             )
         except (BotoCoreError, ClientError) as exc:
-            raise JobNotStarted(f"the Test API could not be started ({type(exc).__name__})") from exc
+            raise JobNotStarted(f"{what} could not be started ({type(exc).__name__})") from exc

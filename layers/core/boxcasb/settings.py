@@ -27,6 +27,7 @@ class Settings(BaseModel):
     # Empty: derive https://<api domain>/oauth/box/callback from the request.
     oauth_redirect_uri: HttpUrl | None = None
     api_test_function_name: str | None = None
+    webhook_sync_function_name: str | None = None
     oauth_state_ttl_seconds: int = Field(default=600, ge=60, le=3600)
     # Refresh tokens live 60 days; refresh those untouched for this long so none dies unused.
     token_keeper_max_idle_days: int = Field(default=30, ge=1, le=55)
@@ -38,8 +39,19 @@ class Settings(BaseModel):
     backfill_window_hours: int = Field(default=72, ge=1, le=24 * 31)
     # admin_logs shows events late: the newest window is read this long after the connection.
     backfill_settle_seconds: int = Field(default=600, ge=0, le=900)
+    # Webhooks: the signature keys' secret (the intake reads only this one), the public intake
+    # address the registration gives Box, and the folder ids to cover (empty: every managed
+    # user's top-level folders).
+    webhook_keys_secret_arn: str | None = None
+    webhook_address: HttpUrl | None = None
+    webhook_folder_ids: str = Field(default="", pattern=r"^[0-9, ]*$")
+    webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=6 * 1024 * 1024)
     box_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     box_read_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+
+    @property
+    def webhook_folders(self) -> tuple[str, ...]:
+        return tuple(f for f in (part.strip() for part in self.webhook_folder_ids.split(",")) if f)
 
     @property
     def box_api_base(self) -> str:

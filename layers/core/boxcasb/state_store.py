@@ -9,8 +9,12 @@ One table, generic keys (pk, sk, gsi1pk, gsi1sk), items typed by their sort key:
   CONN#<id>              BACKFILL     the 60-day backfill plan and its status
   CONN#<id>              BACKFILL#<start>  one window's checkpoint (position, pages, counts)
   CONN#<id>              STREAM       admin_logs_streaming position (a string) and status
+  CONN#<id>              WEBHOOK#<webhook id>  a webhook we registered in Box
+  CONN#<id>              WEBHOOK_SYNC the last webhook sync's report
+  WEBHOOK_DELIVERY#<id>  WEBHOOK_DELIVERY  a processed delivery (replays are no-ops); TTL `expires_at`
 
-gsi1: gsi1pk=CONNECTIONS, gsi1sk=<created_at>#<id> lists connections in creation order.
+gsi1: gsi1pk=CONNECTIONS, gsi1sk=<created_at>#<id> lists connections in creation order;
+      gsi1pk=WEBHOOK#<webhook id>, gsi1sk=WEBHOOK finds a webhook's connection from a delivery.
 The OAuth state is stored as a hash: a read of the table does not yield a usable state.
 """
 
@@ -35,6 +39,7 @@ from boxcasb.activity.progress import (
 )
 from boxcasb.errors import NotFound
 from boxcasb.models import Connection, OAuthStateRecord
+from boxcasb.webhooks.model import WebhookRegistration, WebhookStatus, WebhookSyncReport
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -45,6 +50,9 @@ OAUTH_STATE_SK = "OAUTH_STATE"
 CONNECTIONS_GSI_PK = "CONNECTIONS"
 BACKFILL_SK = "BACKFILL"
 STREAM_SK = "STREAM"
+WEBHOOK_PREFIX = "WEBHOOK#"
+WEBHOOK_SYNC_SK = "WEBHOOK_SYNC"
+DELIVERY_SK = "WEBHOOK_DELIVERY"
 
 
 class ConcurrentUpdate(Exception):
@@ -63,6 +71,21 @@ def connection_pk(connection_id: str) -> str:
 
 def is_conditional_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _webhook_item(registration: WebhookRegistration) -> dict[str, Any]:
+    return {
+        "pk": connection_pk(registration.connection_id),
+        "sk": WEBHOOK_PREFIX + registration.webhook_id,
+        "gsi1pk": WEBHOOK_PREFIX + registration.webhook_id,
+        "gsi1sk": "WEBHOOK",
+        "doc": registration.model_dump_json(),
+    }
+
+
+def _delivery_pk(delivery_id: str) -> str:
+    # Hashed: the id is attacker-chosen text until the signature is checked, and keys stay short.
+    return "WEBHOOK_DELIVERY#" + hashlib.sha256(delivery_id.encode()).hexdigest()
 
 
 def _state_pk(state: str) -> str:
@@ -416,6 +439,60 @@ class StateStore:
                 return False
             raise
         return True
+
+    # --- webhooks ------------------------------------------------------------------
+
+    def put_webhook(self, registration: WebhookRegistration) -> None:
+        self._table.put_item(Item=_webhook_item(registration))
+
+    def delete_webhook(self, connection_id: str, webhook_id: str) -> None:
+        self._table.delete_item(Key={"pk": connection_pk(connection_id), "sk": WEBHOOK_PREFIX + webhook_id})
+
+    def list_webhooks(self, connection_id: str) -> list[WebhookRegistration]:
+        items = self._query_prefix(connection_id, WEBHOOK_PREFIX)
+        return [WebhookRegistration.model_validate_json(str(i["doc"])) for i in items]
+
+    def find_webhook(self, webhook_id: str) -> WebhookRegistration | None:
+        """The registration a delivery names, whatever its connection (eventually consistent index)."""
+        items = self._table.query(
+            IndexName="gsi1", KeyConditionExpression=Key("gsi1pk").eq(WEBHOOK_PREFIX + webhook_id), Limit=1
+        ).get("Items", [])
+        return WebhookRegistration.model_validate_json(str(items[0]["doc"])) if items else None
+
+    def mark_webhook_for_recreation(self, registration: WebhookRegistration, reason: str) -> None:
+        marked = registration.model_copy(update={"status": WebhookStatus.RECREATE, "reason": reason})
+        try:
+            self._table.put_item(
+                Item=_webhook_item(marked),
+                ConditionExpression="attribute_exists(pk)",  # a sync that removed it meanwhile wins
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+    def put_webhook_sync(self, connection_id: str, report: WebhookSyncReport) -> None:
+        self._table.put_item(
+            Item={"pk": connection_pk(connection_id), "sk": WEBHOOK_SYNC_SK, "doc": report.model_dump_json()}
+        )
+
+    def get_webhook_sync(self, connection_id: str) -> WebhookSyncReport | None:
+        item = self._get(connection_id, WEBHOOK_SYNC_SK)
+        return WebhookSyncReport.model_validate_json(str(item["doc"])) if item else None
+
+    def delivery_processed(self, delivery_id: str) -> bool:
+        key = {"pk": _delivery_pk(delivery_id), "sk": DELIVERY_SK}
+        return "Item" in self._table.get_item(Key=key, ConsistentRead=True)
+
+    def remember_delivery(self, delivery_id: str, connection_id: str, expires_at: datetime) -> None:
+        """Called after the delivery's effects: a crash before it lets Box's retry redo them."""
+        self._table.put_item(
+            Item={
+                "pk": _delivery_pk(delivery_id),
+                "sk": DELIVERY_SK,
+                "connection_id": connection_id,
+                "expires_at": int(expires_at.timestamp()),
+            }
+        )
 
     @staticmethod
     def _window_item(pk: str, window: BackfillWindow) -> dict[str, Any]:

@@ -24,14 +24,18 @@ from boxcasb.connect import ConnectService
 from boxcasb.jobs import AsyncInvoker
 from boxcasb.models import Connection, ConnectionStatus
 from boxcasb.scan_queue import PriorityScanQueue
-from boxcasb.settings import Settings, get_settings
+from boxcasb.settings import Settings, SettingsError, get_settings
 from boxcasb.state_store import StateStore
 from boxcasb.token_cipher import TokenCipher
 from boxcasb.token_keeper import TokenKeeper
 from boxcasb.token_store import TokenStore
+from boxcasb.webhooks.intake import WebhookIntake
+from boxcasb.webhooks.keys import WebhookKeyProvider
+from boxcasb.webhooks.sync import WebhookSyncService
 
 if TYPE_CHECKING:
     from boxcasb.box_gateway import BoxGateway, BoxGatewayFactory
+    from boxcasb.webhooks.registration import WebhookRegistrar
 
 
 class Services:
@@ -46,7 +50,9 @@ class Services:
             TokenCipher(aws_clients.client("kms"), settings.token_key_arn),
             self._mark_reconnect_required,
         )
-        self.invoker = AsyncInvoker(aws_clients.client("lambda"), settings.api_test_function_name)
+        self.invoker = AsyncInvoker(
+            aws_clients.client("lambda"), settings.api_test_function_name, settings.webhook_sync_function_name
+        )
 
     @cached_property
     def gateways(self) -> BoxGatewayFactory:
@@ -114,6 +120,21 @@ class Services:
             timedelta(days=self.settings.token_keeper_max_idle_days),
         )
 
+    def webhook_sync(self) -> WebhookSyncService:
+        return WebhookSyncService(self.store, self.webhook_registrar)
+
+    def webhook_registrar(self) -> WebhookRegistrar:
+        from boxcasb.webhooks.registration import WebhookRegistrar  # noqa: PLC0415 (loads boxsdk)
+
+        if self.settings.webhook_address is None:
+            raise SettingsError("invalid or missing environment variables: WEBHOOK_ADDRESS")
+        return WebhookRegistrar(
+            self.store,
+            self.gateways.for_connection,
+            str(self.settings.webhook_address),
+            folder_ids=self.settings.webhook_folders,
+        )
+
     def _mark_reconnect_required(self, connection_id: str, reason: str) -> None:
         self.store.update_connection(connection_id, lambda c: _reconnect_required(c, reason))
 
@@ -125,3 +146,27 @@ def _reconnect_required(c: Connection, reason: str) -> Connection:
 @cache
 def services() -> Services:
     return Services(get_settings())
+
+
+@cache
+def webhook_intake() -> WebhookIntake:
+    """The intake's own, smaller composition: no token key, no Box app secret, no boxsdk."""
+    settings = get_settings()
+    if not settings.webhook_keys_secret_arn:
+        raise SettingsError("invalid or missing environment variables: WEBHOOK_KEYS_SECRET_ARN")
+    return WebhookIntake(
+        WebhookKeyProvider(aws_clients.client("secretsmanager"), settings.webhook_keys_secret_arn),
+        StateStore(aws_clients.table(settings.table_name)),
+        lambda: ActivityStore(
+            aws_clients.table(settings.activity_table_name),
+            timedelta(days=settings.activity_retention_days),
+        ),
+        lambda: PriorityScanQueue(aws_clients.client("sqs"), settings.priority_scan_queue_url),
+        max_body_bytes=settings.webhook_max_body_bytes,
+    )
+
+
+def reset() -> None:
+    """Forget the built services (tests and benchmarks switch environments between runs)."""
+    services.cache_clear()
+    webhook_intake.cache_clear()

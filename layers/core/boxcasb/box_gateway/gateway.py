@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from box_sdk_gen.box.errors import BoxSDKError
 from box_sdk_gen.client import BoxClient
 from box_sdk_gen.managers.events import GetEventsStreamType
 from box_sdk_gen.managers.users import GetUsersUserType
+from box_sdk_gen.managers.webhooks import (
+    CreateWebhookTarget,
+    CreateWebhookTargetTypeField,
+    CreateWebhookTriggers,
+    UpdateWebhookByIdTriggers,
+)
 from box_sdk_gen.networking.fetch_options import FetchOptions
 from box_sdk_gen.schemas.user_full import UserFull
 
@@ -16,10 +24,13 @@ from boxcasb.activity.model import EventPage
 from boxcasb.box_gateway.auth import ConnectionAuth, IssuedTokenSource, StoredTokenSource
 from boxcasb.box_gateway.errors import translate
 from boxcasb.box_gateway.oauth_app import BoxApp, CallCounter
+from boxcasb.errors import BoxRequestFailed, Conflict
 from boxcasb.models import BoxUser, StoredTokens, TokenSet
 from boxcasb.token_store import TokenStore
 
 USER_FIELDS = ["id", "name", "login", "role", "status", "enterprise"]
+LISTING_FIELDS = ["id", "name", "type", "owned_by"]
+PAGE_LIMIT = 1000  # the most Box returns per page of users, folder items or webhooks
 
 
 def _user(user: UserFull) -> BoxUser:
@@ -44,6 +55,57 @@ def _call[T](fn: Callable[[], T]) -> T:
         return fn()
     except BoxSDKError as exc:
         raise translate(exc) from None
+
+
+@dataclass(frozen=True)
+class ListedItem:
+    """A file, folder or web link as a folder listing shows it."""
+
+    type: str
+    id: str
+    name: str | None
+    owner_id: str | None  # None: Box did not say (it does when `owned_by` is asked for)
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    entries: list[ListedItem]
+    next_marker: str | None  # None: the last page
+
+
+@dataclass(frozen=True)
+class BoxWebhookInfo:
+    """One of this app's webhooks as Box shows it; the list has no address or triggers (None/())."""
+
+    id: str
+    target_type: str
+    target_id: str
+    address: str | None = None
+    triggers: tuple[str, ...] = ()
+
+
+def _enum_text(value: object) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _owner_id(owned_by: object) -> str | None:
+    # Folder entries of a listing are boxsdk FolderMini, which has no `owned_by` field: the
+    # value stays the raw dict there, while files and full folders get a UserMini.
+    raw = owned_by.get("id") if isinstance(owned_by, dict) else getattr(owned_by, "id", None)
+    return str(raw) if raw is not None else None
+
+
+def _listed(entry: object) -> ListedItem:
+    return ListedItem(
+        type=_enum_text(getattr(entry, "type", "")),
+        id=str(getattr(entry, "id", "")),
+        name=getattr(entry, "name", None),
+        owner_id=_owner_id(getattr(entry, "owned_by", None)),
+    )
+
+
+def _not_found(exc: BoxRequestFailed) -> bool:
+    return exc.status == 404
 
 
 class BoxGateway:
@@ -111,6 +173,125 @@ class BoxGateway:
 
     def force_token_refresh(self) -> StoredTokens:
         return self._auth.force_refresh()
+
+    # --- webhooks, and the folders they go on ------------------------------------------
+    # `user_id` None acts as the connected account itself: Box refuses an As-User header that
+    # names the authenticated user (403), so the admin's own folders are handled without one.
+
+    def _acting(self, user_id: str | None) -> BoxClient:
+        return self._client if user_id is None else self._client.with_as_user_header(user_id)
+
+    def managed_users(self) -> list[BoxUser]:
+        """Every managed user of the enterprise (marker paging: offsets stop at 10,000)."""
+        users: list[BoxUser] = []
+        marker: str | None = None
+        while True:
+            page = _call(
+                partial(
+                    self._client.users.get_users,
+                    user_type=GetUsersUserType.MANAGED,
+                    fields=USER_FIELDS,
+                    usemarker=True,
+                    marker=marker,
+                    limit=PAGE_LIMIT,
+                )
+            )
+            users.extend(_user(u) for u in page.entries or [])
+            marker = page.next_marker
+            if not marker:
+                return users
+
+    def list_folder_items_as(
+        self, user_id: str | None, folder_id: str, marker: str | None = None
+    ) -> ItemPage:
+        """One page of the items directly in a folder, as `user_id` sees it, with their owners."""
+        client = self._acting(user_id)
+        page = _call(
+            lambda: client.folders.get_folder_items(
+                folder_id, fields=LISTING_FIELDS, usemarker=True, marker=marker, limit=PAGE_LIMIT
+            )
+        )
+        return ItemPage(
+            entries=[_listed(entry) for entry in page.entries or []],
+            next_marker=getattr(page, "next_marker", None) or None,
+        )
+
+    def get_folder(self, folder_id: str, user_id: str | None = None) -> ListedItem:
+        """A folder and its owner, read as `user_id`; BoxRequestFailed (404) if they can't see it."""
+        client = self._acting(user_id)
+        return _listed(_call(lambda: client.folders.get_folder_by_id(folder_id, fields=LISTING_FIELDS)))
+
+    def create_webhook_as(
+        self, user_id: str | None, folder_id: str, address: str, triggers: Sequence[str]
+    ) -> str:
+        """The new webhook's id. Conflict: this app has a webhook on the folder already (409)."""
+        client = self._acting(user_id)
+        target = CreateWebhookTarget(id=folder_id, type=CreateWebhookTargetTypeField.FOLDER)
+        wanted = [CreateWebhookTriggers(t) for t in triggers]
+        try:
+            return str(_call(lambda: client.webhooks.create_webhook(target, address, wanted)).id)
+        except BoxRequestFailed as exc:
+            if exc.status == 409:
+                raise Conflict(f"this app has a webhook on folder {folder_id} already") from None
+            raise
+
+    def list_webhooks_as(self, user_id: str | None) -> list[BoxWebhookInfo]:
+        """This app's webhooks on items `user_id` can reach (Box lists them per user), every page."""
+        client = self._acting(user_id)
+        found: list[BoxWebhookInfo] = []
+        marker: str | None = None
+        while True:
+            page = _call(partial(client.webhooks.get_webhooks, marker=marker, limit=PAGE_LIMIT))
+            for hook in page.entries or []:
+                target = hook.target
+                if hook.id and target is not None and target.id and target.type is not None:
+                    found.append(BoxWebhookInfo(hook.id, _enum_text(target.type), target.id))
+            marker = page.next_marker
+            if not marker:
+                return found
+
+    def get_webhook_as(self, user_id: str | None, webhook_id: str) -> BoxWebhookInfo | None:
+        """The webhook with its address and triggers; None if Box has no such webhook (404)."""
+        client = self._acting(user_id)
+        try:
+            hook = _call(lambda: client.webhooks.get_webhook_by_id(webhook_id))
+        except BoxRequestFailed as exc:
+            if _not_found(exc):
+                return None
+            raise
+        target = hook.target
+        return BoxWebhookInfo(
+            id=str(hook.id),
+            target_type=_enum_text(target.type) if target is not None and target.type is not None else "",
+            target_id=str(target.id) if target is not None and target.id else "",
+            address=hook.address,
+            triggers=tuple(_enum_text(t) for t in hook.triggers or []),
+        )
+
+    def update_webhook_as(
+        self, user_id: str | None, webhook_id: str, address: str, triggers: Sequence[str]
+    ) -> bool:
+        """Set the address and triggers, keeping the id; False if Box has no such webhook (404)."""
+        client = self._acting(user_id)
+        wanted = [UpdateWebhookByIdTriggers(t) for t in triggers]
+        try:
+            _call(lambda: client.webhooks.update_webhook_by_id(webhook_id, address=address, triggers=wanted))
+        except BoxRequestFailed as exc:
+            if _not_found(exc):
+                return False
+            raise
+        return True
+
+    def delete_webhook_as(self, user_id: str | None, webhook_id: str) -> bool:
+        """False if Box no longer has it (404): gone is what we wanted."""
+        client = self._acting(user_id)
+        try:
+            _call(lambda: client.webhooks.delete_webhook_by_id(webhook_id))
+        except BoxRequestFailed as exc:
+            if _not_found(exc):
+                return False
+            raise
+        return True
 
 
 class BoxGatewayFactory:

@@ -18,7 +18,14 @@ from urllib.parse import quote, urlencode
 import boto3
 
 from boxcasb.cli.api_client import AdminApi, ApiError, stack_outputs
-from boxcasb.cli.render import activity_line, connection_detail, connection_line, test_report
+from boxcasb.cli.render import (
+    activity_line,
+    connection_detail,
+    connection_line,
+    sync_report,
+    test_report,
+    webhook_line,
+)
 
 DEFAULT_STACK = "boxcasb"
 TERMINAL_TEST = {"passed", "warning", "failed"}
@@ -94,6 +101,27 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--cursor", help="go on from where a previous page ended (printed after it)")
     c.add_argument("--all", action="store_true", help=f"follow the pages to the end (at most {MAX_PAGES})")
     c.set_defaults(run=_activities)
+
+    w = sub.add_parser("webhooks", help="Box webhooks: signature keys, sync, list").add_subparsers(
+        required=True, metavar="action"
+    )
+    c = w.add_parser(
+        "keys",
+        help="store the Box app's webhook signature keys in Secrets Manager",
+        description="Prompts for the primary and the secondary key (Box developer console, Webhooks "
+        "tab; either may be left empty during a rotation). With --stdin: two lines, primary first.",
+    )
+    c.add_argument("--secret-arn", help="default: the stack's WebhookKeysSecretArn output")
+    c.add_argument("--stdin", action="store_true", help="read the two keys from stdin")
+    c.set_defaults(run=_webhook_keys)
+    c = w.add_parser("sync", help="create, re-create and remove this stack's webhooks in Box")
+    c.add_argument("connection_id", type=_connection_id)
+    c.add_argument("--no-wait", action="store_true")
+    c.add_argument("--timeout", type=float, default=600.0)
+    c.set_defaults(run=_webhooks_sync)
+    c = w.add_parser("list", help="the webhooks recorded for a connection and the last sync's report")
+    c.add_argument("connection_id", type=_connection_id)
+    c.set_defaults(run=_webhooks_list)
     return p
 
 
@@ -114,6 +142,50 @@ def _configure(args: argparse.Namespace, session: boto3.Session) -> int:
         SecretId=arn, SecretString=json.dumps({"client_id": args.client_id, "client_secret": secret})
     )
     print("Stored the Box app credentials. Next: boxcasb connect")
+    return 0
+
+
+def _webhook_keys(args: argparse.Namespace, session: boto3.Session) -> int:
+    arn = args.secret_arn or stack_outputs(session, args.stack_name)["WebhookKeysSecretArn"]
+    if args.stdin:
+        primary, secondary = sys.stdin.readline().strip(), sys.stdin.readline().strip()
+    else:
+        primary = getpass.getpass("Primary webhook key (empty: none): ").strip()
+        secondary = getpass.getpass("Secondary webhook key (empty: none): ").strip()
+    if not primary and not secondary:
+        print("error: both keys are empty; nothing was changed", file=sys.stderr)
+        return 2
+    session.client("secretsmanager").put_secret_value(
+        SecretId=arn, SecretString=json.dumps({"primary": primary or None, "secondary": secondary or None})
+    )
+    print("Stored the webhook signature keys. The intake uses them within 5 minutes (at once after a miss).")
+    return 0
+
+
+def _webhooks_sync(args: argparse.Namespace, session: boto3.Session) -> int:
+    api = _api(args, session)
+    path = f"/connections/{args.connection_id}/webhooks"
+    api.request("POST", path + "/sync")
+    if args.no_wait:
+        print(f"Webhook sync started. See: boxcasb webhooks list {args.connection_id}")
+        return 0
+    answer = _wait(
+        lambda: api.request("GET", path),
+        lambda a: (a.get("sync") or {}).get("outcome") != "running",
+        args.timeout,
+    )
+    print(json.dumps(answer["sync"], indent=2) if args.json else sync_report(answer["sync"]))
+    return 0 if (answer.get("sync") or {}).get("outcome") == "finished" else 1
+
+
+def _webhooks_list(args: argparse.Namespace, session: boto3.Session) -> int:
+    answer = _api(args, session).request("GET", f"/connections/{args.connection_id}/webhooks")
+    if args.json:
+        print(json.dumps(answer, indent=2))
+        return 0
+    print("\n".join(webhook_line(w) for w in answer["webhooks"]) or "No webhooks recorded.")
+    if answer.get("sync"):
+        print("\nLast sync: " + sync_report(answer["sync"]))
     return 0
 
 

@@ -111,3 +111,30 @@ def test_report(test: dict[str, Any]) -> str:
         if check.get("fix_hint") and check["status"] != "pass":
             lines.append(f"         fix: {check['fix_hint']}")
     return "\n".join(lines)
+
+
+def webhook_line(w: dict[str, Any]) -> str:
+    name = f" {_clean(w['target_name'])}" if w.get("target_name") else ""
+    state = "" if w.get("status") == "active" else f"  [{w.get('status')}: {_clean(w.get('reason'))}]"
+    target = f"{w['target_type']} {w['target_id']}{name}"
+    return f"{w['webhook_id']:>12}  {target}  (owner {w['owner_user_id']}){state}"
+
+
+def sync_report(sync: dict[str, Any]) -> str:
+    if sync.get("outcome") == "failed":
+        return f"failed: {_clean(sync.get('error'))}"
+    counts = ", ".join(
+        f"{k} {sync.get(k, 0)}" for k in ("created", "adopted", "kept", "recreated", "removed")
+    )
+    lines = [f"{sync.get('outcome')}: {counts}"]
+    uncovered = sync.get("uncovered") or []
+    if uncovered:
+        lines.append(f"Not covered by webhooks ({len(uncovered)}; the event poller still sees them):")
+        for u in uncovered:
+            what = " ".join(
+                str(x)
+                for x in (u.get("user_login") or u.get("user_id"), u.get("target_type"), u.get("target_id"))
+                if x
+            )
+            lines.append(f"  {_clean(what)}: {_clean(u.get('reason'))}")
+    return "\n".join(lines)

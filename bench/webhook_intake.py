@@ -1,0 +1,149 @@
+"""Webhook intake: warm latency per delivery and AWS requests per delivery, through the local stack.
+
+Deliveries are signed API Gateway events handed to the handler in-process (as Lambda would,
+minus the network), against moto. A mix like Box's: content changes (queued for a scan),
+previews (recorded only), Box's retries of processed deliveries (replays), and forgeries
+(refused before any AWS call). Latency here includes moto's round trips on loopback, which
+are slower than DynamoDB's within a region but of the same count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import emit
+from bench.activity_ingest import _count_handlers_calls
+from devstack.fake_box.deliveries import DEFAULT_WEBHOOK_KEYS
+from devstack.stack import LocalStack
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DELIVERIES = 2000
+CONNECTION_ID = "0b0e1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+WEBHOOK_ID = "900001"
+MIX = (("upload", 0.6), ("preview", 0.2), ("replay", 0.1), ("forged", 0.1))
+
+
+def _delivery(kind: str, sent: list[bytes], rng: random.Random) -> tuple[str, bytes, str]:
+    from boxcasb.webhooks.signature import sign
+
+    if kind == "replay" and sent:
+        body = rng.choice(sent)
+    else:
+        trigger = "FILE.PREVIEWED" if kind == "preview" else "FILE.UPLOADED"
+        body = json.dumps(
+            {
+                "type": "webhook_event",
+                "id": str(uuid.uuid4()),
+                "created_at": datetime.now(UTC).isoformat(),
+                "trigger": trigger,
+                "webhook": {"id": WEBHOOK_ID, "type": "webhook"},
+                "created_by": {"type": "user", "id": "20000002", "login": "bob@acme.example"},
+                "source": {"type": "file", "id": str(rng.randint(1, 10**9)), "name": "report.xlsx"},
+                "additional_info": [],
+            }
+        ).encode()
+        if kind != "forged":  # Box only ever retries what it sent
+            sent.append(body)
+    timestamp = datetime.now(UTC).isoformat()
+    key = "not-the-key" if kind == "forged" else DEFAULT_WEBHOOK_KEYS[0]
+    return kind, body, sign(body, timestamp, key) + "|" + timestamp
+
+
+def _event(template: dict[str, Any], body: bytes, signature_and_time: str) -> dict[str, Any]:
+    signature, timestamp = signature_and_time.split("|", 1)
+    headers = dict(template["headers"])
+    headers.update(
+        {
+            "box-delivery-id": str(uuid.uuid4()),
+            "box-delivery-timestamp": timestamp,
+            "box-signature-primary": signature,
+            "box-signature-secondary": "unused",
+            "content-length": str(len(body)),
+        }
+    )
+    return {**template, "headers": headers, "body": body.decode(), "isBase64Encoded": False}
+
+
+def run(deliveries: int = DEFAULT_DELIVERIES, seed: int = 7) -> dict[str, Any]:
+    rng = random.Random(seed)
+    template = json.loads((ROOT / "events/webhook_intake_delivery.json").read_text())
+    overrides = {"LogLevel": "WARNING"}
+    with LocalStack(ROOT / "template.yaml", poll_queues=False, parameter_overrides=overrides) as stack:
+        from boxcasb.webhooks.model import REGISTERED_TRIGGERS, WebhookRegistration
+        from boxcasb.wiring import services
+
+        calls = _count_handlers_calls(stack)
+        services().store.put_webhook(
+            WebhookRegistration(
+                webhook_id=WEBHOOK_ID,
+                connection_id=CONNECTION_ID,
+                owner_user_id="20000002",
+                target_type="folder",
+                target_id="100",
+                triggers=REGISTERED_TRIGGERS,
+                address=stack.webhook_url,
+                created_at=datetime.now(UTC),
+            )
+        )
+        kinds = [k for k, _ in MIX]
+        weights = [w for _, w in MIX]
+        sent: list[bytes] = []
+        warm = _event(template, *_delivery("upload", sent, rng)[1:])
+        stack.invoke("WebhookIntakeFunction", warm)  # the cold start is import_time's business
+        calls.calls.clear()
+        latencies: dict[str, list[float]] = {k: [] for k in kinds}
+        outcomes: Counter[str] = Counter()
+        by_kind_calls: dict[str, Counter[str]] = {k: Counter() for k in kinds}
+        for _ in range(deliveries):
+            kind, body, signature = _delivery(rng.choices(kinds, weights)[0], sent, rng)
+            event = _event(template, body, signature)
+            before = Counter(calls.calls)
+            started = time.perf_counter()
+            answer = stack.invoke("WebhookIntakeFunction", event)
+            latencies[kind].append((time.perf_counter() - started) * 1000)
+            outcomes[f"{kind}: {answer['statusCode']} {json.loads(answer['body'])['outcome']}"] += 1
+            by_kind_calls[kind].update(Counter(calls.calls) - before)
+    everything = [ms for values in latencies.values() for ms in values]
+    return {
+        "deliveries": deliveries,
+        "mix": dict(MIX),
+        "outcomes": dict(outcomes),
+        "warm_latency_ms": {
+            "all": _percentiles(everything),
+            **{kind: _percentiles(values) for kind, values in latencies.items() if values},
+        },
+        "aws_requests_per_delivery": {
+            kind: {op: round(n / len(latencies[kind]), 3) for op, n in sorted(counted.items())}
+            for kind, counted in by_kind_calls.items()
+            if latencies[kind]
+        },
+        "note": "in-process handler against moto on loopback; p99 includes GC and moto's own latency",
+    }
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "p50": round(statistics.median(ordered), 2),
+        "p99": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
+        "max": round(ordered[-1], 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--deliveries", type=int, default=DEFAULT_DELIVERIES)
+    return run(parser.parse_args(argv).deliveries)
+
+
+if __name__ == "__main__":
+    emit(main)
