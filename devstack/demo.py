@@ -74,15 +74,40 @@ def run() -> int:
         for args in (["status", admin_id], ["activities", admin_id, "--since", "60d", "--limit", "8"]):
             print(f"\n$ boxcasb {' '.join(args)}")
             boxcasb(["--api-url", stack.api_url, "--region", "us-east-1", *args])
+        webhooks_ok = _webhooks(stack, box, admin_id)
     finally:
         stack.stop()
         box.stop()
     # Expected: admin passes (0), co-admin passes with a warning (0), a plain user fails (1).
-    if exit_codes != [0, 0, 1]:
-        print(f"\nDEMO FAILED: exit codes {exit_codes}, expected [0, 0, 1]", file=sys.stderr)
+    if exit_codes != [0, 0, 1] or not webhooks_ok:
+        print(
+            f"\nDEMO FAILED: exit codes {exit_codes} (expected [0, 0, 1]), webhooks ok: {webhooks_ok}",
+            file=sys.stderr,
+        )
         return 1
-    print("\nDemo finished: admin passed, co-admin passed with a warning, plain user failed as expected.")
+    print(
+        "\nDemo finished: admin passed, co-admin passed with a warning, plain user failed as expected;"
+        " an upload reached the activity log by webhook."
+    )
     return 0
+
+
+def _webhooks(stack: LocalStack, box: FakeBox, connection_id: str) -> bool:
+    """Register webhooks, then upload a file in Box: the signed delivery lands in the activity log."""
+    cli = ["--api-url", stack.api_url, "--region", "us-east-1"]
+    print(f"\n$ boxcasb webhooks sync {connection_id}")
+    synced = boxcasb([*cli, "webhooks", "sync", connection_id, "--timeout", "60"]) == 0
+    tenant = box.tenant
+    bob = tenant.user_by_login("bob@acme.example")
+    folder = next(item for item in tenant.children(tenant.root_of(bob)) if item.type == "folder")
+    upload = tenant.add_file(folder, "q4-forecast.xlsx", b"numbers")
+    print(f"\n(bob uploads {upload.name} into {folder.name}; Box sends a signed webhook)")
+    tenant.add_event("UPLOAD", bob, source=upload)
+    delivered = box.wait_for_deliveries(timeout=30) and all(a.ok for a in box.webhook_deliveries)
+    args = ["activities", connection_id, "--event-type", "FILE.UPLOADED", "--since", "1h"]
+    print(f"\n$ boxcasb {' '.join(args)}")
+    boxcasb([*cli, *args])
+    return synced and delivered
 
 
 def _connection_of(api_url: str, login: str) -> str:
