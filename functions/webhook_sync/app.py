@@ -1,4 +1,4 @@
-"""Webhook sync worker: invoked asynchronously by `POST /connections/{id}/webhooks/sync`."""
+"""Webhook sync worker: invoked asynchronously by `POST /connections/{id}/webhooks/sync`, and daily."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from boxcasb.wiring import services
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("source") == "aws.scheduler":
+        reports = services().webhook_sync().run_due()
+        outcomes = {cid: report.outcome.value for cid, report in reports.items()}
+        logger.info("daily webhook sync finished", extra={"connections": len(outcomes)})
+        return {"status": "done", "outcomes": outcomes}
     try:
         request = WebhookSyncRequest.model_validate(event)
     except ValidationError as exc:

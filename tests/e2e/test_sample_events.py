@@ -45,6 +45,7 @@ def test_every_event_file_is_covered() -> None:
         "activity_poller.json",
         "webhook_intake_delivery.json",
         "webhook_sync.json",
+        "webhook_sync_daily.json",
     }
 
 
@@ -118,3 +119,9 @@ def test_webhook_delivery_event_is_refused_as_stale(stack: Any) -> None:
 
 def test_webhook_sync_event_for_an_unknown_connection(stack: Any) -> None:
     assert invoke(stack, "webhook_sync.json") == {"status": "rejected", "reason": "unknown connection"}
+
+
+def test_webhook_sync_daily_event_runs_the_daily_pass(stack: Any) -> None:
+    answer = invoke(stack, "webhook_sync_daily.json")
+    assert answer["status"] == "done"
+    assert set(answer["outcomes"].values()) <= {"finished", "failed"}

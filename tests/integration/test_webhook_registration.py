@@ -366,3 +366,24 @@ def test_a_coadmin_covers_plain_users_and_reports_the_admins(stack: Any, fake_bo
         assert not [r for r in fake_box.requests if r.as_user in (admin.id, coadmin.id)]
     finally:
         forget_all(fake_box, coadmin_connection)
+
+
+def test_the_daily_run_resyncs_connections_that_synced_before_and_no_others(
+    stack: Any, fake_box: Any, cid: str
+) -> None:
+    sync = services().webhook_sync()
+    assert sync.run(cid).outcome.value == "finished"  # the admin's sync (its report opts it in)
+    never_synced = connect(stack)
+    victim = sorted(recorded(cid).values(), key=lambda r: r.target_id)[0]
+    fake_box.delete_webhook(victim.webhook_id)  # Box deletes it and tells the intake
+    assert fake_box.wait_for_deliveries(timeout=30)
+    assert recorded(cid)[victim.target_id].status is WebhookStatus.RECREATE
+
+    answer = stack.run_schedule("WebhookSyncFunction")
+
+    assert answer["status"] == "done"
+    assert answer["outcomes"][cid] == "finished"
+    assert never_synced not in answer["outcomes"]
+    assert recorded(never_synced) == {}
+    again = recorded(cid)[victim.target_id]
+    assert (again.status, again.webhook_id != victim.webhook_id) == (WebhookStatus.ACTIVE, True)

@@ -31,6 +31,20 @@ class WebhookSyncService:
         self._store.put_webhook_sync(connection_id, report)
         return report
 
+    def run_due(self) -> dict[str, WebhookSyncReport]:
+        """The daily pass: re-sync every connected connection whose admin has synced before.
+
+        It re-creates what Box deleted or disabled (marked by the intake), covers new top-level
+        folders and drops ours on folders that went away. A connection that never ran a sync
+        gets no webhooks from the schedule: creating them is the admin's decision.
+        """
+        due = [
+            c.connection_id
+            for c in self._store.list_connections(limit=10_000)
+            if c.status is ConnectionStatus.CONNECTED and self._store.get_webhook_sync(c.connection_id)
+        ]
+        return {connection_id: self.run(connection_id) for connection_id in due}
+
     def run(self, connection_id: str) -> WebhookSyncReport:
         self._store.get_connection(connection_id)  # NotFound for an unknown connection
         started = self._clock()
