@@ -103,4 +103,5 @@ def test_every_function_is_loaded(real_stack: LocalStack) -> None:
     assert sorted(s.function_id for s in real_stack.template.schedules) == [
         "ActivityPollerFunction",
         "TokenKeeperFunction",
+        "WebhookSyncFunction",
     ]
