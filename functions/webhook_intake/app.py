@@ -10,8 +10,8 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from boxcasb.intake_wiring import webhook_intake
 from boxcasb.observability import logger, metrics
-from boxcasb.wiring import webhook_intake
 
 _HEADERS = {"content-type": "application/json", "cache-control": "no-store"}
 

@@ -18,7 +18,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from boxcasb import wiring
+from boxcasb import intake_wiring
 from boxcasb.webhooks.model import REGISTERED_TRIGGERS, WebhookRegistration, WebhookStatus
 from boxcasb.webhooks.signature import sign
 from boxcasb.wiring import services
@@ -132,7 +132,7 @@ def test_a_rotated_key_is_used_at_once_and_the_old_one_still_works(stack: Any, f
     finally:
         fake_box.webhook_keys = DEFAULT_WEBHOOK_KEYS
         stack.set_webhook_keys(*DEFAULT_WEBHOOK_KEYS)
-        wiring.webhook_intake.cache_clear()  # a new container: the next test starts from the restored keys
+        intake_wiring.webhook_intake.cache_clear()  # a new container: the restored keys from the start
 
 
 def test_box_deleting_a_webhook_marks_it_for_recreation(stack: Any, fake_box: Any) -> None:
@@ -185,7 +185,8 @@ import app
 event = json.load(open({str(ROOT / "events/webhook_intake_delivery.json")!r}))
 answer = app.lambda_handler(event, type("Context", (), {{"function_name": "intake", "memory_limit_in_mb": 512,
     "invoked_function_arn": "arn", "aws_request_id": "r"}})())
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("box_sdk_gen", "boxsdk"))
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("box_sdk_gen", "boxsdk")
+    or m in ("boxcasb.wiring", "boxcasb.token_store", "boxcasb.activity.backfill"))
 print(json.dumps({{"status": answer["statusCode"], "boxsdk": loaded}}))
 """
     env = {**os.environ, **stack.env, "POWERTOOLS_METRICS_DISABLED": "true"}
@@ -193,7 +194,8 @@ print(json.dumps({{"status": answer["statusCode"], "boxsdk": loaded}}))
     done = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=60)  # noqa: S603
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"status": 401, "boxsdk": []}  # the sample's signature is stale: refused, no boxsdk
+    # The sample's signature is stale: refused. Neither boxsdk nor the other services were loaded.
+    assert result == {"status": 401, "boxsdk": []}
 
 
 @pytest.mark.parametrize("size", [2 * 1024 * 1024])

@@ -12,7 +12,7 @@ from datetime import timedelta
 from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
-from boxcasb import aws_clients
+from boxcasb import aws_clients, intake_wiring
 from boxcasb.activity.backfill import BackfillService, BackfillSettings
 from boxcasb.activity.ingest import Ingestor
 from boxcasb.activity.queue import SqsBackfillQueue
@@ -29,8 +29,6 @@ from boxcasb.state_store import StateStore
 from boxcasb.token_cipher import TokenCipher
 from boxcasb.token_keeper import TokenKeeper
 from boxcasb.token_store import TokenStore
-from boxcasb.webhooks.intake import WebhookIntake
-from boxcasb.webhooks.keys import WebhookKeyProvider
 from boxcasb.webhooks.sync import WebhookSyncService
 
 if TYPE_CHECKING:
@@ -148,25 +146,7 @@ def services() -> Services:
     return Services(get_settings())
 
 
-@cache
-def webhook_intake() -> WebhookIntake:
-    """The intake's own, smaller composition: no token key, no Box app secret, no boxsdk."""
-    settings = get_settings()
-    if not settings.webhook_keys_secret_arn:
-        raise SettingsError("invalid or missing environment variables: WEBHOOK_KEYS_SECRET_ARN")
-    return WebhookIntake(
-        WebhookKeyProvider(aws_clients.client("secretsmanager"), settings.webhook_keys_secret_arn),
-        StateStore(aws_clients.table(settings.table_name)),
-        lambda: ActivityStore(
-            aws_clients.table(settings.activity_table_name),
-            timedelta(days=settings.activity_retention_days),
-        ),
-        lambda: PriorityScanQueue(aws_clients.client("sqs"), settings.priority_scan_queue_url),
-        max_body_bytes=settings.webhook_max_body_bytes,
-    )
-
-
 def reset() -> None:
     """Forget the built services (tests and benchmarks switch environments between runs)."""
     services.cache_clear()
-    webhook_intake.cache_clear()
+    intake_wiring.webhook_intake.cache_clear()
