@@ -18,12 +18,15 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench import emit
 from bench.activity_ingest import _count_handlers_calls
 from devstack.fake_box.deliveries import DEFAULT_WEBHOOK_KEYS
 from devstack.stack import LocalStack
+
+if TYPE_CHECKING:
+    from boxcasb.webhooks.model import WebhookRegistration
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DELIVERIES = 2000
@@ -32,7 +35,8 @@ WEBHOOK_ID = "900001"
 MIX = (("upload", 0.6), ("preview", 0.2), ("replay", 0.1), ("forged", 0.1))
 
 
-def _delivery(kind: str, sent: list[bytes], rng: random.Random) -> tuple[str, bytes, str]:
+def _delivery(kind: str, sent: list[bytes], rng: random.Random) -> tuple[str, bytes, dict[str, str]]:
+    """A delivery of `kind`: its body and the signature headers Box would send with it."""
     from boxcasb.webhooks.signature import sign
 
     if kind == "replay" and sent:
@@ -55,22 +59,43 @@ def _delivery(kind: str, sent: list[bytes], rng: random.Random) -> tuple[str, by
             sent.append(body)
     timestamp = datetime.now(UTC).isoformat()
     key = "not-the-key" if kind == "forged" else DEFAULT_WEBHOOK_KEYS[0]
-    return kind, body, sign(body, timestamp, key) + "|" + timestamp
-
-
-def _event(template: dict[str, Any], body: bytes, signature_and_time: str) -> dict[str, Any]:
-    signature, timestamp = signature_and_time.split("|", 1)
-    headers = dict(template["headers"])
-    headers.update(
+    return (
+        kind,
+        body,
         {
-            "box-delivery-id": str(uuid.uuid4()),
             "box-delivery-timestamp": timestamp,
-            "box-signature-primary": signature,
-            "box-signature-secondary": "unused",
-            "content-length": str(len(body)),
-        }
+            "box-signature-primary": sign(body, timestamp, key),
+            "box-signature-version": "1",
+            "box-signature-algorithm": "HmacSHA256",
+        },
     )
+
+
+def _event(template: dict[str, Any], body: bytes, signed: dict[str, str]) -> dict[str, Any]:
+    """The API Gateway event for a delivery: the sample event's headers, this delivery's signature."""
+    headers = {
+        **template["headers"],
+        **signed,
+        "box-delivery-id": str(uuid.uuid4()),
+        "box-signature-secondary": "unused",
+        "content-length": str(len(body)),
+    }
     return {**template, "headers": headers, "body": body.decode(), "isBase64Encoded": False}
+
+
+def _registration(address: str) -> WebhookRegistration:
+    from boxcasb.webhooks.model import REGISTERED_TRIGGERS, WebhookRegistration
+
+    return WebhookRegistration(
+        webhook_id=WEBHOOK_ID,
+        connection_id=CONNECTION_ID,
+        owner_user_id="20000002",
+        target_type="folder",
+        target_id="100",
+        triggers=REGISTERED_TRIGGERS,
+        address=address,
+        created_at=datetime.now(UTC),
+    )
 
 
 def run(deliveries: int = DEFAULT_DELIVERIES, seed: int = 7) -> dict[str, Any]:
@@ -78,22 +103,10 @@ def run(deliveries: int = DEFAULT_DELIVERIES, seed: int = 7) -> dict[str, Any]:
     template = json.loads((ROOT / "events/webhook_intake_delivery.json").read_text())
     overrides = {"LogLevel": "WARNING"}
     with LocalStack(ROOT / "template.yaml", poll_queues=False, parameter_overrides=overrides) as stack:
-        from boxcasb.webhooks.model import REGISTERED_TRIGGERS, WebhookRegistration
         from boxcasb.wiring import services
 
         calls = _count_handlers_calls(stack)
-        services().store.put_webhook(
-            WebhookRegistration(
-                webhook_id=WEBHOOK_ID,
-                connection_id=CONNECTION_ID,
-                owner_user_id="20000002",
-                target_type="folder",
-                target_id="100",
-                triggers=REGISTERED_TRIGGERS,
-                address=stack.webhook_url,
-                created_at=datetime.now(UTC),
-            )
-        )
+        services().store.put_webhook(_registration(stack.webhook_url))
         kinds = [k for k, _ in MIX]
         weights = [w for _, w in MIX]
         sent: list[bytes] = []
@@ -104,8 +117,8 @@ def run(deliveries: int = DEFAULT_DELIVERIES, seed: int = 7) -> dict[str, Any]:
         outcomes: Counter[str] = Counter()
         by_kind_calls: dict[str, Counter[str]] = {k: Counter() for k in kinds}
         for _ in range(deliveries):
-            kind, body, signature = _delivery(rng.choices(kinds, weights)[0], sent, rng)
-            event = _event(template, body, signature)
+            kind, body, signed = _delivery(rng.choices(kinds, weights)[0], sent, rng)
+            event = _event(template, body, signed)
             before = Counter(calls.calls)
             started = time.perf_counter()
             answer = stack.invoke("WebhookIntakeFunction", event)
@@ -172,35 +185,16 @@ class _Keys:
 
 def _domain_only(deliveries: int, rng: random.Random) -> dict[str, dict[str, float]]:
     from boxcasb.webhooks.intake import WebhookIntake
-    from boxcasb.webhooks.model import REGISTERED_TRIGGERS, WebhookRegistration
 
-    memory = _Memory(
-        WebhookRegistration(
-            webhook_id=WEBHOOK_ID,
-            connection_id=CONNECTION_ID,
-            owner_user_id="20000002",
-            target_type="folder",
-            target_id="100",
-            triggers=REGISTERED_TRIGGERS,
-            address="https://example.test/webhooks/box",
-            created_at=datetime.now(UTC),
-        )
-    )
+    memory = _Memory(_registration("https://example.test/webhooks/box"))
     intake = WebhookIntake(_Keys(), memory, lambda: memory, lambda: memory)
     kinds, weights = [k for k, _ in MIX], [w for _, w in MIX]
     sent: list[bytes] = []
     latencies: dict[str, list[float]] = {k: [] for k in kinds}
     for _ in range(deliveries):
-        kind, body, signature_and_time = _delivery(rng.choices(kinds, weights)[0], sent, rng)
-        signature, timestamp = signature_and_time.split("|", 1)
-        headers = {
-            "box-delivery-timestamp": timestamp,
-            "box-signature-primary": signature,
-            "box-signature-version": "1",
-            "box-signature-algorithm": "HmacSHA256",
-        }
+        kind, body, signed = _delivery(rng.choices(kinds, weights)[0], sent, rng)
         started = time.perf_counter()
-        intake.receive(headers, body)
+        intake.receive(signed, body)
         latencies[kind].append((time.perf_counter() - started) * 1000)
     everything = [ms for values in latencies.values() for ms in values]
     return {
