@@ -29,11 +29,11 @@ from boxcasb.state_store import StateStore
 from boxcasb.token_cipher import TokenCipher
 from boxcasb.token_keeper import TokenKeeper
 from boxcasb.token_store import TokenStore
+from boxcasb.webhooks.registration import WebhookRegistrar
 from boxcasb.webhooks.sync import WebhookSyncService
 
 if TYPE_CHECKING:
     from boxcasb.box_gateway import BoxGateway, BoxGatewayFactory
-    from boxcasb.webhooks.registration import WebhookRegistrar
 
 
 class Services:
@@ -122,8 +122,6 @@ class Services:
         return WebhookSyncService(self.store, self.webhook_registrar)
 
     def webhook_registrar(self) -> WebhookRegistrar:
-        from boxcasb.webhooks.registration import WebhookRegistrar  # noqa: PLC0415 (loads boxsdk)
-
         if self.settings.webhook_address is None:
             raise SettingsError("invalid or missing environment variables: WEBHOOK_ADDRESS")
         return WebhookRegistrar(
