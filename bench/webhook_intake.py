@@ -166,7 +166,7 @@ class _Memory:
     def mark_webhook_for_recreation(self, registration: Any, reason: str) -> None:
         raise AssertionError("no lifecycle deliveries in this mix")
 
-    def put_events(self, connection_id: str, events: Any, now: datetime) -> int:
+    def put_events(self, connection_id: str, events: Any) -> int:
         return len(events)
 
     def enqueue(self, connection_id: str, requests: Any, origin: str) -> int:

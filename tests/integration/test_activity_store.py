@@ -51,7 +51,7 @@ def test_index_queries_return_whole_events_in_order_across_batch_gets(stack: Any
         for _ in range(230)
     ]
     others = [box_event("u2", "f2", NOW - timedelta(seconds=rng.randint(1, 200_000))) for _ in range(40)]
-    store.put_events(connection_id, [ActivityEvent.from_box(e) for e in mine + others], NOW)
+    store.put_events(connection_id, [ActivityEvent.from_box(e) for e in mine + others])
 
     # 230 > BatchGetItem's 100 keys: one page needs three batch reads, and keeps the index order.
     assert read_all(store, connection_id, limit=500, user_id="u1") == newest_first(mine)
@@ -97,7 +97,7 @@ def test_unprocessed_keys_are_read_again_not_dropped(stack: Any) -> None:
     real = services().activity_store
     connection_id = str(uuid.uuid4())
     events = [box_event("u3", "f3", NOW - timedelta(minutes=i)) for i in range(1, 41)]
-    real.put_events(connection_id, [ActivityEvent.from_box(e) for e in events], NOW)
+    real.put_events(connection_id, [ActivityEvent.from_box(e) for e in events])
     table = real._table  # the same table, read through a throttling client
     client = ThrottlingClient(table.meta.client, throttled=3)
     store = ActivityStore(TableWithClient(table, client), timedelta(days=180))  # type: ignore[arg-type]

@@ -142,7 +142,7 @@ def harness(box: ScriptedBox, window: timedelta = timedelta(days=7)) -> Harness:
     svc = services()
     cid = str(uuid.uuid4())
     scans, queue = RecordingScans(), ListQueue()
-    ingestor = Ingestor(svc.activity_store, scans, clock=lambda: box.now)
+    ingestor = Ingestor(svc.activity_store, scans)
     backfill = BackfillService(
         svc.store,
         ingestor,

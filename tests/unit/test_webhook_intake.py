@@ -77,7 +77,7 @@ class Sink:
         self.events: list[tuple[str, ActivityEvent]] = []
         self.scans: list[tuple[str, ScanRequest, str]] = []
 
-    def put_events(self, connection_id: str, events: Sequence[ActivityEvent], now: datetime) -> int:
+    def put_events(self, connection_id: str, events: Sequence[ActivityEvent]) -> int:
         self.events.extend((connection_id, e) for e in events)
         return len(events)
 

@@ -10,7 +10,6 @@ from typing import Any, Protocol
 from boxcasb.activity.classify import ScanRequest, impact_of_event, scan_request
 from boxcasb.activity.model import ActivityEvent, InvalidEvent
 from boxcasb.activity.store import ActivityStore
-from boxcasb.clock import Clock, utc_now
 from boxcasb.observability import logger, metrics
 
 
@@ -26,10 +25,9 @@ class IngestResult:
 
 
 class Ingestor:
-    def __init__(self, store: ActivityStore, scans: ScanQueue, clock: Clock = utc_now) -> None:
+    def __init__(self, store: ActivityStore, scans: ScanQueue) -> None:
         self._store = store
         self._scans = scans
-        self._clock = clock
 
     def ingest(
         self,
@@ -48,7 +46,7 @@ class Ingestor:
                 continue
             if keep(event):
                 events.append(event)
-        written = self._store.put_events(connection_id, events, self._clock())
+        written = self._store.put_events(connection_id, events)
         requests: dict[tuple[str, str], ScanRequest] = {}
         for event in events:
             request = scan_request(

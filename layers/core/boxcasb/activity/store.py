@@ -64,9 +64,9 @@ class ActivityStore:
         self._table = table
         self._retention = retention
 
-    def put_events(self, connection_id: str, events: Iterable[ActivityEvent], now: datetime) -> int:
+    def put_events(self, connection_id: str, events: Iterable[ActivityEvent]) -> int:
         """Batch-write events (idempotent); returns how many distinct events were written."""
-        items = {(i["pk"], i["sk"]): i for i in (self._item(connection_id, e, now) for e in events)}
+        items = {(i["pk"], i["sk"]): i for i in (self._item(connection_id, e) for e in events)}
         with self._table.batch_writer() as batch:
             for item in items.values():
                 batch.put_item(Item=item)
@@ -189,7 +189,7 @@ class ActivityStore:
             if start_key is None or len(found) >= limit:
                 return found, start_key
 
-    def _item(self, connection_id: str, event: ActivityEvent, now: datetime) -> dict[str, Any]:
+    def _item(self, connection_id: str, event: ActivityEvent) -> dict[str, Any]:
         body = json.dumps(event.raw, separators=(",", ":")).encode()
         item: dict[str, Any] = {
             "pk": f"{connection_id}#{event.created_at.date().isoformat()}",

@@ -61,7 +61,7 @@ class WebhookState(Protocol):
 
 
 class ActivitySink(Protocol):
-    def put_events(self, connection_id: str, events: Sequence[ActivityEvent], now: datetime) -> int: ...
+    def put_events(self, connection_id: str, events: Sequence[ActivityEvent]) -> int: ...
 
 
 class ScanQueue(Protocol):
@@ -139,7 +139,7 @@ class WebhookIntake:
 
     def _record(self, connection_id: str, payload: dict[str, Any], now: datetime) -> None:
         event = webhook_activity(payload, now)
-        self._activity().put_events(connection_id, [event], now)
+        self._activity().put_events(connection_id, [event])
         request = scan_request(
             impact_of_trigger(event.event_type), event.event_type, event.item_type, event.item_id
         )
