@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import requests
 from box_sdk_gen.box.errors import BoxSDKError
@@ -21,6 +22,7 @@ from boxcasb.box_gateway.retry import LambdaRetryStrategy
 from boxcasb.clock import Clock, utc_now
 from boxcasb.errors import AppCredentialsRejected, AuthorizationCodeRejected, ReconnectRequired
 from boxcasb.models import TokenSet
+from boxcasb.rate_limit import RateLimiter
 from boxcasb.settings import Settings
 
 
@@ -34,6 +36,24 @@ class CallCounter:
         self.count += 1
 
 
+class RateLimitedSession(requests.Session):
+    """Takes one token from `limiter` before every HTTP attempt, then sends it through `inner`.
+
+    Built per gateway over the app's session, so the connection pool and the CallCounter hook
+    stay the app's (closing this session leaves them open). boxsdk calls `request` once per
+    attempt, retries included, so a 429 or 5xx retry pays a token like any other request.
+    """
+
+    def __init__(self, inner: requests.Session, limiter: RateLimiter) -> None:
+        super().__init__()
+        self._inner = inner
+        self._limiter = limiter
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        self._limiter.acquire()
+        return self._inner.request(method, url, *args, **kwargs)
+
+
 class BoxApp:
     def __init__(
         self,
@@ -45,10 +65,10 @@ class BoxApp:
         self.credentials = credentials
         self.counter = counter or CallCounter()
         self._clock = clock
-        session = requests.Session()
-        session.hooks["response"].append(self.counter.hook)
+        self._session = requests.Session()
+        self._session.hooks["response"].append(self.counter.hook)
         self.network_session = NetworkSession(
-            network_client=BoxNetworkClient(requests_session=session),
+            network_client=BoxNetworkClient(requests_session=self._session),
             retry_strategy=LambdaRetryStrategy(max_wait_seconds=settings.box_max_retry_wait_seconds),
             base_urls=BaseUrls(
                 base_url=settings.box_api_base,
@@ -59,6 +79,19 @@ class BoxApp:
                 connection_timeout_ms=int(settings.box_connect_timeout_seconds * 1000),
                 read_timeout_ms=int(settings.box_read_timeout_seconds * 1000),
             ),
+        )
+
+    def network_session_for(self, limiter: RateLimiter | None) -> NetworkSession:
+        """The session a gateway's API calls use: the app's, or one where each attempt takes a token.
+
+        Token grants and revocations keep the app's own session: they go to /oauth2/token, not to
+        the per-user API budget, and a refresh must not queue behind a spent budget while other
+        workers wait on its lease.
+        """
+        if limiter is None:
+            return self.network_session
+        return self.network_session.with_network_client(
+            BoxNetworkClient(requests_session=RateLimitedSession(self._session, limiter))
         )
 
     def exchange_code(self, code: str) -> TokenSet:
