@@ -13,6 +13,8 @@ from datetime import timedelta
 
 from .deliveries import DEFAULT_WEBHOOK_KEYS
 from .fake import FakeBox
+from .synthetic import synthetic_tenant
+from .tenant import Tenant
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,7 +38,19 @@ def main(argv: list[str] | None = None) -> None:
     hooks.add_argument("--webhook-retry-delay", type=float, default=0.05, metavar="SECONDS", help="doubling")
     hooks.add_argument("--webhook-timeout", type=float, default=10.0, metavar="SECONDS", help="per attempt")
     hooks.add_argument("--webhook-limit-per-user", type=int, default=1000, metavar="N")
+    content = parser.add_argument_group("a synthetic tenant instead of the seeded one (synthetic.py)")
+    content.add_argument("--synthetic-files", type=int, default=0, metavar="N", help="files in all")
+    content.add_argument("--synthetic-users", type=int, default=200, metavar="N", help="managed users")
+    content.add_argument("--synthetic-seed", type=int, default=1, metavar="N")
     args = parser.parse_args(argv)
+
+    tenant_factory = None
+    if args.synthetic_files:
+
+        def tenant_factory() -> Tenant:
+            return synthetic_tenant(
+                files=args.synthetic_files, users=args.synthetic_users, seed=args.synthetic_seed
+            )
 
     box = FakeBox(
         args.client_id,
@@ -53,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         webhook_retry_delay=args.webhook_retry_delay,
         webhook_timeout=args.webhook_timeout,
         webhook_limit_per_user=args.webhook_limit_per_user,
+        tenant_factory=tenant_factory,
     )
     if args.synthetic_events:
         now = box.tenant.now()

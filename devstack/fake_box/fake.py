@@ -39,6 +39,8 @@ class FakeBox:
     ``clock`` (seconds since the epoch) drives code, token and link expiry and the seed's
     timestamps, so tests can move time. ``tenant`` may be changed while the server runs.
     ``history=False`` seeds only the 21 hand-written events instead of 90 days of them.
+    ``tenant_factory`` replaces the seeded tenant (at start and on every ``reset()``), e.g.
+    ``lambda: synthetic_tenant(files=100_000, clock=clock)``; ``history`` then does nothing.
 
     The event options (see ``EventOptions`` and the README) start as given here and live in
     ``event_options``, which every tenant of this fake shares, across ``reset()`` too:
@@ -71,8 +73,10 @@ class FakeBox:
         webhook_retry_delay: float = 0.05,
         webhook_timeout: float = 10.0,
         webhook_limit_per_user: int = 1000,
+        tenant_factory: Callable[[], Tenant] | None = None,
     ) -> None:
         self.client_id = client_id
+        self._tenant_factory = tenant_factory
         self._port = port
         self._clock = clock
         self._history = history
@@ -94,7 +98,7 @@ class FakeBox:
             client_id, client_secret, access_token_ttl=access_token_ttl, clock=clock, login_of=self._login_of
         )
         self._webhooks = WebhookDispatcher(self._deliverer, self._tokens.session_alive)
-        self._tenant = self._seed()
+        self._tenant = self._adopt(self._seed())
         self.faults = Faults()
         self._log = RequestLog()
         self._downloads = DownloadLinks(lambda: self.url, lambda: self.tenant, clock)
@@ -146,11 +150,11 @@ class FakeBox:
 
     @tenant.setter
     def tenant(self, tenant: Tenant) -> None:
-        """A replacement tenant sends webhook deliveries too."""
-        with tenant.lock:
-            if self._webhooks not in tenant.listeners:
-                tenant.listeners.append(self._webhooks)
-        self._tenant = tenant
+        """A replacement tenant sends webhook deliveries too, and reads this fake's ``event_options``.
+
+        It lasts until ``reset()``, which builds a new one (with ``tenant_factory``, or the seed).
+        """
+        self._tenant = self._adopt(tenant)
 
     @property
     def url(self) -> str:
@@ -177,7 +181,8 @@ class FakeBox:
         return self._tokens.revoke_refresh_tokens([user_id])
 
     def reset(self) -> None:
-        """Reseed the tenant and forget faults, logged requests and webhook deliveries (pending too).
+        """Rebuild the tenant (the seed, or ``tenant_factory``'s) and forget faults, logged requests
+        and webhook deliveries (pending too).
 
         Tokens stay valid (ids are stable); the event and webhook options and keys stay as set.
         """
@@ -188,8 +193,15 @@ class FakeBox:
         self._log.clear()
 
     def _seed(self) -> Tenant:
-        tenant = seed_tenant(self._clock, history=self._history, event_options=self.event_options)
-        tenant.listeners.append(self._webhooks)
+        if self._tenant_factory is not None:
+            return self._tenant_factory()
+        return seed_tenant(self._clock, history=self._history, event_options=self.event_options)
+
+    def _adopt(self, tenant: Tenant) -> Tenant:
+        with tenant.lock:
+            tenant.event_options = self.event_options
+            if self._webhooks not in tenant.listeners:
+                tenant.listeners.append(self._webhooks)
         return tenant
 
     # ----- webhooks -------------------------------------------------------

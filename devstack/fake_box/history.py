@@ -200,8 +200,8 @@ class _Dresser:
             return self.anonymous
         collaborators = [
             self.tenant.users[c.user_id]
-            for c in self.tenant.collaborations.values()
-            if c.item_id == item.id and c.item_type == item.type and c.status == "accepted"
+            for c in self.tenant.collaborations_on(item)
+            if c.status == "accepted"
         ]
         pool = [u for u in (owner, *collaborators) if u.is_active] or self.staff
         return rng.choice(pool) if rng.random() < 0.9 else rng.choice(self.staff)

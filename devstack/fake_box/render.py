@@ -10,7 +10,6 @@ should fail here, not in production.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
@@ -157,9 +156,12 @@ class Renderer:
         owner = tenant.users[item.owner_id]
         creator = tenant.users[item.created_by_id]
 
-        @functools.cache
+        computed: list[list[Folder]] = []  # path_collection and parent share one computation
+
         def path() -> list[Folder]:
-            return tenant.path_for(viewer, item)
+            if not computed:
+                computed.append(tenant.path_for(viewer, item))
+            return computed[0]
 
         def parent() -> dict[str, Any]:
             return path()[-1].mini()

@@ -1,14 +1,41 @@
 """The seeded tenant: Acme Corp, its admins and users, their files, and 90 days of events.
 
 Ids, names and contents are fixed; times are relative to the clock at seeding.
-The content covers what the connector must find: open, company and
-collaborators shared links, an internal and an external collaborator, a card
-number and a cloud key in files, classified files, a web link, a suspended user.
+
+Users: ``admin@acme.example`` (admin), ``coadmin@acme.example`` (co-admin), alice, bob
+and carol (plain users), ``dave@acme.example`` (suspended, ``inactive``, owns files) and
+``eve@partner.example`` (external: no enterprise, a collaborator only).
+
+Content (``_seed_content``; every user's top-level folders in brackets, the folders the
+connector puts webhooks on): alice [Documents, Projects] with ``readme.txt`` in her root,
+bob [Documents] with ``todo.txt``, carol [Designs, Personal] with ``shared-with-eve.txt``,
+the admin [Policies], the co-admin [Ops], dave [Old]. It covers open (``customers.csv``,
+carol's Personal folder), company (``Q3 report.docx``) and collaborators (``budget.xlsx``)
+shared links; alice's Projects shared with bob (editor) and eve (viewer), carol's
+``shared-with-eve.txt`` with eve; a card number and a cloud key in files; classified
+files; a web link; files of the admin, the co-admin and the suspended user.
+
+The scan fixtures (``_seed_scan_content``), all inside those top-level folders, so the
+webhooks registered stay the same:
+
+- bob's ``Documents/Archive/Invoices 2023`` (``BIG_FOLDER``): 1,050 files
+  ``invoice-0001.txt``..``invoice-1050.txt`` (two pages of 1,000), with links
+  ``open`` (0001), ``company`` (0500) and ``collaborators`` (1050), and a card number
+  in ``invoice-1042.txt`` (the second page); ``Archive/empty.txt`` (0 bytes);
+- bob's ``Documents/forecast.xlsx``, shared with carol on the file itself (editor);
+- alice's ``Documents/Reports/Regions/EMEA/Germany/Berlin``: six folder levels below
+  her root, ``EMEA`` shared with carol (viewer); in Berlin ``contract-acme-gmbh.pdf``
+  (an IBAN, Confidential) and ``price-list.xlsx`` (an ``open`` link whose
+  ``effective_access`` is ``company``); ``EMEA/emea-pipeline.csv`` (collaborators
+  link); ``Regions/AMER/amer-pipeline.csv``, ``Germany/market-notes.txt``;
+- carol's ``Designs/Brand/Guidelines/brand-guide.pdf``; the admin's
+  ``Policies/HR/travel-policy.pdf`` (company link).
 
 Events: the 21 hand-written ones below (``SEED_EVENTS``), and with ``history``
 (the default) about 2,500 generated ones around them (``history.py``: every
 type, unknown types, exact boundary instants, late arrivals), all recorded in
-arrival order. ``history=False`` keeps only the hand-written 21.
+arrival order. ``history=False`` keeps only the hand-written 21. The history is
+planned before the scan fixtures are added, so no event mentions them.
 """
 
 from __future__ import annotations
@@ -20,9 +47,24 @@ from typing import Any
 
 from .eventlog import EventOptions
 from .history import EventDraft, add_history
-from .tenant import Enterprise, File, Folder, Tenant, User
+from .tenant import Access, Enterprise, File, Folder, Tenant, User
 
 ENTERPRISE = Enterprise(id="1000001", name="Acme Corp", domain="acme.example", subdomain="acme")
+# Box classification labels: name -> (definition, color).
+CLASSIFICATIONS = {
+    "Confidential": ("Sensitive business data: never share outside Acme.", "#FF4D4D"),
+    "Internal": ("For Acme employees only.", "#FFB400"),
+    "Public": ("Approved for anyone.", "#46A35E"),
+}
+
+# The scan fixtures (``_seed_scan_content``): bob's folder of more than 1,000 files, alice's deep tree.
+BIG_FOLDER = "Invoices 2023"  # in bob's Documents/Archive
+BIG_FOLDER_FILES = 1050  # invoice-0001.txt .. invoice-1050.txt
+BIG_FOLDER_LINKS: dict[int, Access] = {1: "open", 500: "company", 1050: "collaborators"}
+BIG_FOLDER_SECRET = 1042  # invoice-1042.txt holds a card number: on the second page of 1,000
+EMEA_FOLDER = "EMEA"  # alice's Documents/Reports/Regions/EMEA, shared with carol (viewer)
+DEEPEST_FOLDER = "Berlin"  # alice's Documents/Reports/Regions/EMEA/Germany/Berlin: six levels down
+FILE_SHARED_INSIDE = "forecast.xlsx"  # bob's Documents/forecast.xlsx: carol collaborates on the file (editor)
 
 # AWS's documented example key pair, so secret detectors have something real-looking to find.
 _AWS_EXAMPLE_KEYS = (
@@ -68,13 +110,7 @@ def seed_tenant(
     def ago(days: int, hours: int = 0) -> datetime:
         return now - timedelta(days=days, hours=hours)
 
-    tenant.classifications.update(
-        {
-            "Confidential": ("Sensitive business data: never share outside Acme.", "#FF4D4D"),
-            "Internal": ("For Acme employees only.", "#FFB400"),
-            "Public": ("Approved for anyone.", "#46A35E"),
-        }
-    )
+    tenant.classifications.update(CLASSIFICATIONS)
     users = _seed_users(tenant, joined=ago(400))
     items = _seed_content(tenant, users, ago)
     sources: dict[str, User | File | Folder] = {**users, **items}
@@ -95,6 +131,8 @@ def seed_tenant(
     else:
         for created_at, draft in seeded:
             draft.record(tenant, created_at)
+    # After the events: the history is planned over the content above only, so it stays as it was.
+    _seed_scan_content(tenant, users, ago)
     return tenant
 
 
@@ -188,3 +226,69 @@ def _seed_content(
     ):
         file(folder(root(owner), folder_name, created_at=old), file_name, content, created_at=old)
     return items
+
+
+def _seed_scan_content(tenant: Tenant, users: dict[str, User], ago: Callable[[int], datetime]) -> None:
+    """What a content scan must get through, inside existing top-level folders (so the webhooks
+    the connector registers stay the same). No event mentions any of it."""
+    old = ago(120)
+    folder, file = tenant.add_folder, tenant.add_file
+
+    def named(login: str, name: str) -> Folder:
+        owner_id = users[login].id
+        return next(f for f in tenant.folders.values() if f.owner_id == owner_id and f.name == name)
+
+    # Alice: six folder levels below her root, a nested folder shared with carol, an open link
+    # that the enterprise narrows to company, an IBAN in a classified contract.
+    regions = folder(named("alice", "Reports"), "Regions", created_at=old)
+    emea = folder(regions, EMEA_FOLDER, created_at=old)
+    germany = folder(emea, "Germany", created_at=old)
+    berlin = folder(germany, DEEPEST_FOLDER, created_at=old)
+    amer = folder(regions, "AMER", created_at=old)
+    contract = "%PDF-1.4 Contract with Acme GmbH. IBAN DE89 3704 0044 0532 0130 00\n"
+    file(berlin, "contract-acme-gmbh.pdf", contract, created_at=ago(40), classification="Confidential")
+    price_list = file(berlin, "price-list.xlsx", "Price list 2025: widget 12 EUR\n", created_at=ago(35))
+    tenant.share(price_list, "open", effective_access="company")
+    file(germany, "market-notes.txt", "German market: steady growth.\n", created_at=ago(50))
+    pipeline = "deal,stage\nAcme GmbH,won\n"
+    file(emea, "emea-pipeline.csv", pipeline, created_at=ago(45), shared_link="collaborators")
+    file(amer, "amer-pipeline.csv", "deal,stage\nAcme Inc,open\n", created_at=ago(45))
+    tenant.add_collaboration(emea, users["carol"], role="viewer", created_at=ago(44))
+
+    # Bob: a folder of more than 1,000 files (two pages of 1,000) with a link of every level and
+    # a second card number on the second page; an empty file; a file shared with carol.
+    archive = named("bob", "Archive")
+    invoices = folder(archive, BIG_FOLDER, created_at=ago(300))
+    for number in range(1, BIG_FOLDER_FILES + 1):
+        content = f"Invoice {number:04d}: {number * 37 % 1000 + 100} EUR\n"
+        if number == BIG_FOLDER_SECRET:
+            content += "Paid by card 5555 5555 5555 4444\n"
+        name = f"invoice-{number:04d}.txt"
+        file(
+            invoices,
+            name,
+            content,
+            created_at=ago(300 - number // 5),
+            shared_link=BIG_FOLDER_LINKS.get(number),
+        )
+    file(archive, "empty.txt", b"", created_at=old)
+    forecast = file(
+        named("bob", "Documents"), FILE_SHARED_INSIDE, "Forecast 2026: 1,350,000 EUR\n", created_at=ago(20)
+    )
+    tenant.add_collaboration(forecast, users["carol"], role="editor", created_at=ago(19))
+
+    # Carol: a brand guide three levels down. The admin: a nested policy behind a company link.
+    guidelines = folder(
+        folder(named("carol", "Designs"), "Brand", created_at=old), "Guidelines", created_at=old
+    )
+    file(
+        guidelines, "brand-guide.pdf", "%PDF-1.4 brand guidelines\n", created_at=old, classification="Public"
+    )
+    policy = "%PDF-1.4 travel policy\n"
+    file(
+        folder(named("admin", "Policies"), "HR", created_at=old),
+        "travel-policy.pdf",
+        policy,
+        created_at=old,
+        shared_link="company",
+    )

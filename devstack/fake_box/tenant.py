@@ -1,11 +1,17 @@
 """The fake tenant: one enterprise, its users and their content, as plain dataclasses.
 
 Everything the server answers is read from here, and tests build the situations
-they need with the ``add_*`` helpers. Ids are numeric strings from per-kind
-counters, so the same sequence of calls always yields the same ids. Every read
-and write happens under ``lock``; the server holds it for a whole API call, and
-the helpers take it too (it is re-entrant), so tests may call them while the
-server runs.
+they need with the ``add_*`` helpers (and change them with ``update_content``,
+``set_shared_link``, ``remove_collaboration``, ``delete_item``). Ids are numeric
+strings from per-kind counters, so the same sequence of calls always yields the
+same ids. Every read and write happens under ``lock``; the server holds it for a
+whole API call, and the helpers take it too (it is re-entrant), so tests may call
+them while the server runs.
+
+Reads a folder listing needs are O(1) or O(depth) per item, so a page of 1,000
+costs the same in a tenant of 100,000 files: folder children are kept per folder,
+and collaborations are indexed by item and by collaborator (``Collaborations``,
+kept current by every way of adding or removing one). Nothing derived is cached.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import hashlib
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence, ValuesView
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Protocol
@@ -171,6 +177,71 @@ class Collaboration:
     created_at: datetime
 
 
+class Collaborations(MutableMapping[str, Collaboration]):
+    """The tenant's collaborations by id (a dict, in insertion order), indexed by item and by user.
+
+    Every change through the mapping keeps the indexes current. A collaboration's item
+    and collaborator (``item_type``, ``item_id``, ``user_id``) are fixed once it is added;
+    its role and status may change in place.
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, Collaboration] = {}
+        self._by_item: dict[tuple[str, str], dict[str, Collaboration]] = {}
+        self._by_user: dict[str, dict[str, Collaboration]] = {}
+
+    def __getitem__(self, collaboration_id: str) -> Collaboration:
+        return self._by_id[collaboration_id]
+
+    def __setitem__(self, collaboration_id: str, collaboration: Collaboration) -> None:
+        if collaboration_id in self._by_id:
+            del self[collaboration_id]
+        self._by_id[collaboration_id] = collaboration
+        key = (collaboration.item_type, collaboration.item_id)
+        self._by_item.setdefault(key, {})[collaboration_id] = collaboration
+        self._by_user.setdefault(collaboration.user_id, {})[collaboration_id] = collaboration
+
+    def __delitem__(self, collaboration_id: str) -> None:
+        collaboration = self._by_id.pop(collaboration_id)
+        _unindex(self._by_item, (collaboration.item_type, collaboration.item_id), collaboration_id)
+        _unindex(self._by_user, collaboration.user_id, collaboration_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __repr__(self) -> str:
+        return f"Collaborations({self._by_id!r})"
+
+    def values(self) -> ValuesView[Collaboration]:
+        return self._by_id.values()
+
+    def on_item(self, item_type: str, item_id: str) -> list[Collaboration]:
+        """The collaborations on that item itself (not on folders above it), oldest first."""
+        entries = self._by_item.get((item_type, item_id))
+        return list(entries.values()) if entries else []
+
+    def of_user(self, user_id: str) -> list[Collaboration]:
+        """The user's collaborations (as the collaborator), oldest first."""
+        entries = self._by_user.get(user_id)
+        return list(entries.values()) if entries else []
+
+
+def _unindex[K](index: dict[K, dict[str, Collaboration]], key: K, collaboration_id: str) -> None:
+    entries = index[key]
+    del entries[collaboration_id]
+    if not entries:
+        del index[key]
+
+
+def _bump(item: Folder | File | WebLink) -> None:
+    """A change to the item: its etag and sequence_id (decimal counters here) move on."""
+    item.etag = str(int(item.etag) + 1)
+    item.sequence_id = str(int(item.sequence_id) + 1)
+
+
 @functools.cache
 def _session_id(user_id: str) -> str:
     return hashlib.sha256(f"session:{user_id}".encode()).hexdigest()[:20]
@@ -232,7 +303,7 @@ class Tenant:
         self.folders: dict[str, Folder] = {}
         self.files: dict[str, File] = {}
         self.web_links: dict[str, WebLink] = {}
-        self.collaborations: dict[str, Collaboration] = {}
+        self.collaborations = Collaborations()
         # Every event in stream (recording) order: a Sequence[Event], indexed for both feeds.
         self.events = EventLog()
         self.event_options = event_options or EventOptions()
@@ -375,11 +446,45 @@ class Tenant:
             return link
 
     def share(self, item: Item, access: Access, *, effective_access: Access | None = None) -> SharedLink:
-        """Create or replace the item's shared link (the token is derived from the item, so stable)."""
+        """Create or replace the item's shared link (the token is derived from the item, so stable).
+
+        A builder: the item's etag and sequence_id stay (see ``set_shared_link`` for a change).
+        """
         with self.lock:
             token = hashlib.sha256(f"{item.type}:{item.id}".encode()).hexdigest()[:32]
             item.shared_link = SharedLink(access=access, token=token, effective_access=effective_access)
             return item.shared_link
+
+    def set_shared_link(
+        self, item: Item, access: Access | None, *, effective_access: Access | None = None
+    ) -> SharedLink | None:
+        """Change the item's shared link as a user does (``None`` removes it): etag and sequence_id move on.
+
+        No event is recorded (add a ``SHARE``, ``ITEM_SHARED_UPDATE`` or ``UNSHARE`` for that).
+        """
+        with self.lock:
+            if access is None:
+                item.shared_link = None
+            else:
+                self.share(item, access, effective_access=effective_access)
+            _bump(item)
+            return item.shared_link
+
+    def update_content(
+        self, file: File, content: bytes | str, *, modified_at: datetime | None = None
+    ) -> File:
+        """Upload a new version of the file, as an edit does.
+
+        New content (so sha1 and size), a new ``file_version`` id, etag and sequence_id
+        move on, ``modified_at`` is now (or as given). No event is recorded (add an
+        ``EDIT`` or ``UPLOAD`` for that).
+        """
+        with self.lock:
+            file.content = content.encode() if isinstance(content, str) else content
+            file.version_id = self._next_id("file_version")
+            file.modified_at = modified_at or self.now()
+            _bump(file)
+            return file
 
     def add_collaboration(
         self,
@@ -404,6 +509,11 @@ class Tenant:
             )
             self.collaborations[collaboration.id] = collaboration
             return collaboration
+
+    def remove_collaboration(self, collaboration: Collaboration) -> None:
+        """End a collaboration (no event is recorded: add a ``COLLABORATION_REMOVE`` for that)."""
+        with self.lock:
+            del self.collaborations[collaboration.id]
 
     def add_event(
         self,
@@ -576,7 +686,6 @@ class Tenant:
             if item.parent_id is not None:
                 siblings = self._children[item.parent_id]
                 siblings[:] = [child for child in siblings if child is not item]
-            gone = {(entry.type, entry.id) for entry in doomed}
             for entry in doomed:
                 if isinstance(entry, Folder):
                     del self.folders[entry.id]
@@ -585,9 +694,8 @@ class Tenant:
                     del self.files[entry.id]
                 else:
                     del self.web_links[entry.id]
-            for collaboration_id, collaboration in list(self.collaborations.items()):
-                if (collaboration.item_type, collaboration.item_id) in gone:
-                    del self.collaborations[collaboration_id]
+                for collaboration in self.collaborations.on_item(entry.type, entry.id):
+                    del self.collaborations[collaboration.id]
             return doomed
 
     # ----- reading --------------------------------------------------------
@@ -631,16 +739,17 @@ class Tenant:
         return chain
 
     def collaborations_on(self, item: Item) -> list[Collaboration]:
-        return [c for c in self.collaborations.values() if c.item_type == item.type and c.item_id == item.id]
+        """The collaborations on the item itself (not on folders above it), oldest first."""
+        return self.collaborations.on_item(item.type, item.id)
 
     def access_role(self, user: User, item: Item) -> str | None:
         """'owner', the collaboration role that reaches the item (on it or a folder above), or None."""
         if item.owner_id == user.id:
             return "owner"
         for candidate in (item, *reversed(self.ancestors(item))):
-            for collaboration in self.collaborations_on(candidate):
-                if collaboration.user_id == user.id and collaboration.status == "accepted":
-                    return collaboration.role
+            role = self._collaboration_role(user, candidate)
+            if role is not None:
+                return role
         return None
 
     def can_see(self, user: User, item: Item) -> bool:
@@ -659,7 +768,13 @@ class Tenant:
         Box starts every path at the viewer's own root; folders above a shared
         item that the viewer cannot see are left out.
         """
-        visible = [folder for folder in self.ancestors(item) if self.can_see(viewer, folder)]
+        # A folder is visible if the viewer owns it or collaborates on it or on one above it.
+        visible: list[Folder] = []
+        reached = False
+        for folder in self.ancestors(item):
+            reached = reached or self._collaboration_role(viewer, folder) is not None
+            if reached or folder.owner_id == viewer.id:
+                visible.append(folder)
         if not visible or visible[0].id != viewer.root_id:
             visible.insert(0, self.folders[viewer.root_id])
         return visible
@@ -668,16 +783,24 @@ class Tenant:
         return sum(file.size for file in self._files_below(folder))
 
     def space_used(self, user: User) -> int:
-        return sum(file.size for file in self.files.values() if file.owner_id == user.id)
+        # A file belongs to the owner of its folder, so everything the user owns is beneath their root.
+        return self.folder_size(self.root_of(user))
 
     # ----- internals ------------------------------------------------------
 
     def _next_id(self, kind: str) -> str:
         return str(next(self._ids[kind]))
 
+    def _collaboration_role(self, user: User, item: Item) -> str | None:
+        """The role of the user's accepted collaboration on the item itself, if any."""
+        for collaboration in self.collaborations.on_item(item.type, item.id):
+            if collaboration.user_id == user.id and collaboration.status == "accepted":
+                return collaboration.role
+        return None
+
     def _shared_with(self, viewer: User) -> Iterator[Item]:
-        for collaboration in self.collaborations.values():
-            if collaboration.user_id == viewer.id and collaboration.status == "accepted":
+        for collaboration in self.collaborations.of_user(viewer.id):
+            if collaboration.status == "accepted":
                 item = self.collaboration_item(collaboration)
                 if item.owner_id != viewer.id:
                     yield item
