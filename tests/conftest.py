@@ -57,6 +57,8 @@ def stack(fake_box: Any) -> Iterator[Any]:
             "LogLevel": "WARNING",
             "BackfillSettleSeconds": "0",
             "BackfillWindowHours": "360",
+            # Connecting is what most tests do; the scan tests turn the first scan back on.
+            "ScanAfterApiTest": "false",
         },
     )
     local.start()

@@ -17,6 +17,8 @@ from boxcasb.connect import redirect_uri_for
 from boxcasb.errors import InvalidRequest
 from boxcasb.http_edge import register_error_handlers
 from boxcasb.observability import logger, metrics
+from boxcasb.scan.inventory import InventoryQuery
+from boxcasb.scan.model import Exposure
 from boxcasb.wiring import services
 
 app = APIGatewayHttpResolver()
@@ -77,6 +79,8 @@ def get_connection(connection_id: str) -> Response[str]:
     store = services().store
     body = store.get_connection(_checked(connection_id)).model_dump(mode="json")
     body["activity"] = store.activity_progress(connection_id).model_dump(mode="json")
+    latest = services().scans().progress(connection_id, limit=1)
+    body["scan"] = latest[0].model_dump(mode="json") if latest else None
     return _json(200, body)
 
 
@@ -153,6 +157,64 @@ def sync_webhooks(connection_id: str) -> Response[str]:
     report = svc.webhook_sync().request(_checked(connection_id))
     svc.invoker.start_webhook_sync(connection_id)
     return _json(202, {"connection_id": connection_id, "sync": report.model_dump(mode="json")})
+
+
+@app.post("/connections/<connection_id>/scans")
+def start_scan(connection_id: str) -> Response[str]:
+    generation = services().scans().start(_checked(connection_id), "on_demand")
+    return _json(202, {"connection_id": connection_id, "scan": generation.model_dump(mode="json")})
+
+
+class ScansRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=10, ge=1, le=100)
+
+
+@app.get("/connections/<connection_id>/scans")
+def list_scans(connection_id: str) -> Response[str]:
+    svc = services()
+    svc.store.get_connection(_checked(connection_id))
+    request = ScansRequest.model_validate(app.current_event.query_string_parameters or {})
+    scans = svc.scans().progress(connection_id, limit=request.limit)
+    return _json(200, {"connection_id": connection_id, "scans": [g.model_dump(mode="json") for g in scans]})
+
+
+class FilesRequest(BaseModel):
+    """Query string of GET /connections/{id}/files: at least one of exposure, owner, folder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exposure: Exposure | None = None
+    owner: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
+    folder: str | None = Field(default=None, pattern=r"^(0@)?[0-9]{1,20}$")
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = Field(default=None, max_length=2048)
+
+
+@app.get("/connections/<connection_id>/files")
+def list_files(connection_id: str) -> Response[str]:
+    svc = services()
+    svc.store.get_connection(_checked(connection_id))
+    request = FilesRequest.model_validate(app.current_event.query_string_parameters or {})
+    page = svc.inventory.query(
+        connection_id,
+        InventoryQuery(
+            exposure=request.exposure,
+            owner_id=request.owner,
+            folder_id=request.folder,
+            limit=request.limit,
+            cursor=request.cursor,
+        ),
+    )
+    return _json(
+        200,
+        {
+            "connection_id": connection_id,
+            "files": [f.model_dump(mode="json") for f in page.files],
+            "cursor": page.cursor,
+        },
+    )
 
 
 def _checked(connection_id: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from boxcasb.cli.api_client import AdminApi, ApiError
 from devstack.browser import consent
-from tests.support.flows import admin_api, get_connection, start_connection
+from tests.support.flows import admin_api, every_page, get_connection, start_connection
 
 ADMIN = "admin@acme.example"
 
@@ -26,18 +26,7 @@ def connect(stack: Any) -> tuple[AdminApi, str]:
 
 def activities(api: AdminApi, cid: str, **query: str) -> list[dict[str, Any]]:
     """Every page of GET /activities, following cursors."""
-    events: list[dict[str, Any]] = []
-    cursor = None
-    for _ in range(200):
-        params = dict(query, limit="500") | ({"cursor": cursor} if cursor else {})
-        page = api.request(
-            "GET", f"/connections/{cid}/activities?" + "&".join(f"{k}={v}" for k, v in params.items())
-        )
-        events.extend(page["events"])
-        cursor = page["cursor"]
-        if not cursor:
-            return events
-    raise AssertionError("cursor never ended")
+    return every_page(api, f"/connections/{cid}/activities", "events", **(query | {"limit": "500"}))
 
 
 def iso(moment: str) -> str:

@@ -18,6 +18,9 @@ FUNCTION_OF = {
     "activity_poller": "ActivityPollerFunction",
     "webhook_intake": "WebhookIntakeFunction",
     "webhook_sync": "WebhookSyncFunction",
+    "scan_worker": "ScanWorkerFunction",
+    "priority_scan": "PriorityScanFunction",
+    "scan_scheduler": "ScanSchedulerFunction",
 }
 
 
@@ -46,6 +49,10 @@ def test_every_event_file_is_covered() -> None:
         "webhook_intake_delivery.json",
         "webhook_sync.json",
         "webhook_sync_daily.json",
+        "scan_worker_folder.json",
+        "scan_worker_poison.json",
+        "priority_scan_file.json",
+        "scan_scheduler.json",
     }
 
 
@@ -125,3 +132,25 @@ def test_webhook_sync_daily_event_runs_the_daily_pass(stack: Any) -> None:
     answer = invoke(stack, "webhook_sync_daily.json")
     assert answer["status"] == "done"
     assert set(answer["outcomes"].values()) <= {"finished", "failed"}
+
+
+def test_scan_job_of_an_unknown_generation_is_dropped_not_retried(stack: Any) -> None:
+    assert invoke(stack, "scan_worker_folder.json") == {"batchItemFailures": []}
+
+
+def test_scan_worker_reports_only_the_malformed_record_as_failed(stack: Any) -> None:
+    # The second batch's generation is not a number: it fails (and reaches the DLQ after
+    # retries); the valid one beside it, for a generation that doesn't exist, is dropped.
+    assert invoke(stack, "scan_worker_poison.json") == {
+        "batchItemFailures": [{"itemIdentifier": "7a1c2b3a-0000-4000-8000-000000000003"}]
+    }
+
+
+def test_priority_scan_of_an_unknown_connection_is_dropped_not_retried(stack: Any) -> None:
+    assert invoke(stack, "priority_scan_file.json") == {"batchItemFailures": []}
+
+
+def test_scan_scheduler_event_starts_nothing_without_connected_connections(stack: Any) -> None:
+    answer = invoke(stack, "scan_scheduler.json")
+    assert answer["status"] == "done"
+    assert all(not o.startswith("started") or len(o) > 8 for o in answer["connections"].values())

@@ -304,7 +304,7 @@ def test_backfill_and_stream_overlap_instead_of_leaving_a_gap(stack: Any) -> Non
     assert set(ids) == {e["event_id"] for e in before + after_position}
 
 
-def test_content_changes_are_queued_once_per_item_and_views_never(stack: Any) -> None:
+def test_live_content_changes_are_queued_once_per_item_and_views_and_history_never(stack: Any) -> None:
     t = CONNECTED_AT - timedelta(days=1)
     history = [
         event(t, "UPLOAD", item_id="100"),
@@ -317,6 +317,11 @@ def test_content_changes_are_queued_once_per_item_and_views_never(stack: Any) ->
     h = harness(ScriptedBox(history=history))
     h.backfill.plan(h.connection_id, CONNECTED_AT)
     h.drain()
+    assert h.scans.requests == []  # history: the first full scan sees these files as they are now
+    h.box.stream.extend(history)  # the same changes, live
+    checkpoint = services().store.get_stream(h.connection_id)
+    assert checkpoint is not None
+    h.poller._poll(h.connection_id, checkpoint, lambda: 60.0, PollReport())
     assert sorted((r.item_id, r.reason) for r in h.scans.requests) == [("100", "UPLOAD"), ("300", "SHARE")]
 
 

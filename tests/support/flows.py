@@ -26,3 +26,17 @@ def start_connection(api: AdminApi, body: dict[str, Any] | None = None) -> dict[
 
 def get_connection(api: AdminApi, connection_id: str) -> dict[str, Any]:
     return api.request("GET", f"/connections/{connection_id}")
+
+
+def every_page(api: AdminApi, path: str, key: str, **query: str) -> list[dict[str, Any]]:
+    """Every entry of a paged admin API list, following its cursors."""
+    entries: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(1000):
+        params = query | ({"cursor": cursor} if cursor else {})
+        page = api.request("GET", f"{path}?" + "&".join(f"{k}={v}" for k, v in params.items()))
+        entries.extend(page[key])
+        cursor = page["cursor"]
+        if not cursor:
+            return entries
+    raise AssertionError("the cursor never ended")

@@ -187,10 +187,12 @@ class ApiTestService:
         store: StateStore,
         probe_for: Callable[[str], tuple[BoxProbe, Callable[[], int]]],
         clock: Clock = utc_now,
+        on_passed: Callable[[str], object] | None = None,
     ) -> None:
         self._store = store
         self._probe_for = probe_for
         self._clock = clock
+        self._on_passed = on_passed  # the first scan starts once Box said yes to everything it needs
 
     def request(self, connection_id: str) -> ApiTestReport:
         """Record that a test was asked for (what the 202 answer shows until the run ends)."""
@@ -227,4 +229,6 @@ class ApiTestService:
             extra={"connection_id": connection_id, "outcome": report.outcome, "box_calls": report.box_calls},
         )
         metrics.add_metric(name="ApiTestsRun", unit="Count", value=1)
+        if self._on_passed is not None and report.outcome in (ApiTestOutcome.PASSED, ApiTestOutcome.WARNING):
+            self._on_passed(connection_id)
         return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,8 @@ class PriorityScanMessage(BaseModel):
     item_type: str = Field(pattern=r"^(file|folder)$")
     item_id: str = Field(min_length=1, max_length=64)
     reason: str  # the Box event type or webhook trigger
-    origin: str = Field(pattern=r"^(event_stream|backfill|webhook)$")
+    origin: str = Field(pattern=r"^(event_stream|backfill|webhook|scan)$")
+    owner_id: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")  # act as them; None: the admin
 
 
 class PriorityScanQueue:
@@ -37,6 +39,7 @@ class PriorityScanQueue:
                 item_id=r.item_id,
                 reason=r.reason,
                 origin=origin,
+                owner_id=r.owner_id,
             )
             for r in requests
         ]
@@ -57,3 +60,10 @@ class PriorityScanQueue:
                 codes = sorted({f.get("Code", "?") for f in answer["Failed"]})
                 raise RuntimeError(f"priority queue refused {len(answer['Failed'])} messages: {codes}")
         return len(messages)
+
+    def delay(self, receipt_handle: str, seconds: float) -> None:
+        """Hide a received message for `seconds` (a 429's Retry-After): FIFO queues take no DelaySeconds."""
+        timeout = max(0, min(43_200, math.ceil(seconds)))
+        self._sqs.change_message_visibility(
+            QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=timeout
+        )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, ValidationInfo, field_validator
+
+from boxcasb.rate_limit import RateLimitSettings
 
 
 class SettingsError(RuntimeError):
@@ -46,8 +48,43 @@ class Settings(BaseModel):
     webhook_address: HttpUrl | None = None
     webhook_folder_ids: str = Field(default="", pattern=r"^[0-9, ]*$")
     webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=6 * 1024 * 1024)
+    # File scanning: the inventory, the bulk queue (the priority queue is above), the enterprise's
+    # mail domains (empty: the connecting admin's), and when a generation with no progress is closed.
+    inventory_table_name: str | None = None
+    bulk_scan_queue_url: str | None = None
+    scan_internal_domains: str = Field(default="", pattern=r"^[A-Za-z0-9.,\- ]*$")
+    scan_after_api_test: bool = True  # a connection's first passing Test API starts its first scan
+    scan_stall_minutes: int = Field(default=120, ge=10, le=7 * 24 * 60)
+    # Box allows 1000 requests/min per user: one budget per connection shared by every worker
+    # (boxcasb.rate_limit). per_minute comes last: its check reads the others.
+    box_rate_limit_window_seconds: int = Field(default=10, ge=1, le=60)
+    box_rate_limit_chunk: int = Field(default=25, ge=1, le=1000)
+    box_rate_limit_reserve_fraction: float = Field(default=0.2, ge=0, lt=1)
+    box_rate_limit_max_wait_seconds: float = Field(default=10.0, ge=0, le=60)
+    box_rate_limit_per_minute: int = Field(default=800, ge=1, le=1000, validate_default=True)
     box_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     box_read_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+
+    @field_validator("box_rate_limit_per_minute")
+    @classmethod
+    def _rate_limit_fits(cls, value: int, info: ValidationInfo) -> int:
+        names = ("window_seconds", "chunk", "reserve_fraction", "max_wait_seconds")
+        others = {n: info.data[f"box_rate_limit_{n}"] for n in names if f"box_rate_limit_{n}" in info.data}
+        try:
+            RateLimitSettings(per_minute=value, **others)
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return value
+
+    @property
+    def box_rate_limit(self) -> RateLimitSettings:
+        return RateLimitSettings(
+            per_minute=self.box_rate_limit_per_minute,
+            window_seconds=self.box_rate_limit_window_seconds,
+            chunk=self.box_rate_limit_chunk,
+            reserve_fraction=self.box_rate_limit_reserve_fraction,
+            max_wait_seconds=self.box_rate_limit_max_wait_seconds,
+        )
 
     @property
     def webhook_folders(self) -> tuple[str, ...]:

@@ -23,6 +23,16 @@ from boxcasb.app_credentials import AppCredentialsProvider
 from boxcasb.connect import ConnectService
 from boxcasb.jobs import AsyncInvoker
 from boxcasb.models import Connection, ConnectionStatus
+from boxcasb.rate_limit import RateLimiters
+from boxcasb.scan.bulk_queue import BulkScanQueue
+from boxcasb.scan.exposure import internal_domains_from
+from boxcasb.scan.file_scan import FileScanner, MetadataOnly
+from boxcasb.scan.inventory import InventoryStore
+from boxcasb.scan.ledger import ScanLedger
+from boxcasb.scan.priority import PriorityScanner
+from boxcasb.scan.reads import ScanReads
+from boxcasb.scan.service import ScanService
+from boxcasb.scan.walk import BulkScanWorker
 from boxcasb.scan_queue import PriorityScanQueue
 from boxcasb.settings import Settings, SettingsError, get_settings
 from boxcasb.state_store import StateStore
@@ -53,13 +63,17 @@ class Services:
         )
 
     @cached_property
+    def rate_limiters(self) -> RateLimiters:
+        return RateLimiters(self.store.table, self.settings.box_rate_limit)
+
+    @cached_property
     def gateways(self) -> BoxGatewayFactory:
         from boxcasb.box_gateway import BoxApp, BoxGatewayFactory  # noqa: PLC0415 (deferred on purpose)
 
         def app() -> BoxApp:
             return BoxApp(self.credentials.get(time.time()), self.settings)
 
-        return BoxGatewayFactory(app, self.tokens)
+        return BoxGatewayFactory(app, self.tokens, limiter_for=self.rate_limiters)
 
     def connect(self) -> ConnectService:
         return ConnectService(
@@ -108,7 +122,8 @@ class Services:
             gateway = self.gateways.for_connection(connection_id)
             return gateway, lambda: gateway.counter.count
 
-        return ApiTestService(self.store, probe_for)
+        first_scan = self.scans().start_first if self.settings.scan_after_api_test else None
+        return ApiTestService(self.store, probe_for, on_passed=first_scan)
 
     def token_keeper(self) -> TokenKeeper:
         return TokenKeeper(
@@ -131,8 +146,78 @@ class Services:
             folder_ids=self.settings.webhook_folders,
         )
 
+    # --- file scanning ----------------------------------------------------------------
+
+    @cached_property
+    def inventory(self) -> InventoryStore:
+        return InventoryStore(
+            aws_clients.table(_required(self.settings.inventory_table_name, "INVENTORY_TABLE_NAME"))
+        )
+
+    @cached_property
+    def scan_ledger(self) -> ScanLedger:
+        return ScanLedger(self.store.table)
+
+    @cached_property
+    def file_scanner(self) -> FileScanner:
+        domains: dict[str, frozenset[str]] = {}
+
+        def internal_domains(connection_id: str) -> frozenset[str]:
+            if connection_id not in domains:
+                admin_login = self.store.get_connection(connection_id).admin_login
+                domains[connection_id] = internal_domains_from(
+                    self.settings.scan_internal_domains, admin_login
+                )
+            return domains[connection_id]
+
+        return FileScanner(MetadataOnly(), internal_domains)
+
+    def _bulk_queue(self) -> BulkScanQueue:
+        url = _required(self.settings.bulk_scan_queue_url, "BULK_SCAN_QUEUE_URL")
+        return BulkScanQueue(aws_clients.client("sqs"), url)
+
+    def priority_queue(self) -> PriorityScanQueue:
+        return PriorityScanQueue(aws_clients.client("sqs"), self.settings.priority_scan_queue_url)
+
+    def scans(self) -> ScanService:
+        return ScanService(
+            self.scan_ledger,
+            self.store.get_connection,
+            self.store.list_connections,
+            self._bulk_queue().send,
+            self.file_scanner.policy_version,
+            timedelta(minutes=self.settings.scan_stall_minutes),
+        )
+
+    def bulk_scan_worker(self) -> BulkScanWorker:
+        return BulkScanWorker(
+            self.scan_ledger,
+            self.inventory,
+            self._bulk_queue().send,
+            lambda connection_id: ScanReads(self.gateways.for_connection(connection_id, lane="bulk")),
+            lambda connection_id: self.gateways.for_connection(connection_id, lane="bulk"),
+            self.file_scanner,
+            lambda message, delay: self._bulk_queue().send_messages([message], delay),
+        )
+
+    def priority_scanner(self) -> PriorityScanner:
+        queue = self.priority_queue()
+        return PriorityScanner(
+            self.inventory,
+            lambda connection_id: ScanReads(self.gateways.for_connection(connection_id)),
+            self.file_scanner,
+            lambda connection_id: self.store.get_connection(connection_id).admin_user_id or "",
+            lambda connection_id, requests: queue.enqueue(connection_id, requests, "scan"),
+        )
+
     def _mark_reconnect_required(self, connection_id: str, reason: str) -> None:
         self.store.update_connection(connection_id, lambda c: _reconnect_required(c, reason))
+
+
+def _required(value: str | None, name: str) -> str:
+    if not value:
+        raise SettingsError(f"invalid or missing environment variables: {name}")
+    return value
 
 
 def _reconnect_required(c: Connection, reason: str) -> Connection:

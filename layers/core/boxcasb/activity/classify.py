@@ -77,6 +77,7 @@ class ScanRequest:
     item_type: str
     item_id: str
     reason: str
+    owner_id: str | None = None  # the item's owner, when the event says: the rescan acts as them
 
 
 def impact_of_event(event_type: str) -> Impact:
@@ -96,9 +97,13 @@ def impact_of_trigger(trigger: str) -> Impact:
 
 
 def scan_request(
-    impact: Impact, reason: str, item_type: str | None, item_id: str | None
+    impact: Impact,
+    reason: str,
+    item_type: str | None,
+    item_id: str | None,
+    owner_id: str | None = None,
 ) -> ScanRequest | None:
     """A priority scan for a content or exposure change on a file or folder; None otherwise."""
     if impact is not Impact.CONTENT_OR_EXPOSURE or item_type not in SCANNABLE_ITEM_TYPES or not item_id:
         return None
-    return ScanRequest(item_type=item_type, item_id=item_id, reason=reason)
+    return ScanRequest(item_type=item_type, item_id=item_id, reason=reason, owner_id=owner_id)

@@ -50,12 +50,19 @@ class Ingestor:
         requests: dict[tuple[str, str], ScanRequest] = {}
         for event in events:
             request = scan_request(
-                impact_of_event(event.event_type), event.event_type, event.item_type, event.item_id
+                impact_of_event(event.event_type),
+                event.event_type,
+                event.item_type,
+                event.item_id,
+                event.item_owner_id,
             )
             if request is not None:
                 requests.setdefault((request.item_type, request.item_id), request)
         # Stored first, then queued: a crash in between re-reads the page, and both steps are idempotent.
-        self._scans.enqueue(connection_id, list(requests.values()), origin)
+        # Backfilled history queues nothing: the full scan after connecting sees those files as
+        # they are now, and a rescan per old change would only repeat it, file by file.
+        if origin != "backfill":
+            self._scans.enqueue(connection_id, list(requests.values()), origin)
         if rejected:
             logger.warning("events without id, type or time were skipped", extra={"count": rejected})
         metrics.add_metric(name="EventsIngested", unit="Count", value=written)

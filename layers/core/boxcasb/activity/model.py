@@ -39,6 +39,7 @@ class ActivityEvent(BaseModel):
     item_type: str | None = None
     item_id: str | None = None
     item_name: str | None = None
+    item_owner_id: str | None = None  # who owns the file or folder: the user a rescan acts as
     ip_address: str | None = None
     raw: dict[str, Any]
 
@@ -69,6 +70,7 @@ class ActivityEvent(BaseModel):
             item_type=item_type,
             item_id=item_id,
             item_name=_text(source.get("item_name") or source.get("name")),
+            item_owner_id=_text(_mapping(source.get("owned_by")).get("id")),
             ip_address=_text(entry.get("ip_address")),
             raw=entry,
         )
@@ -99,6 +101,7 @@ def webhook_activity(payload: dict[str, Any], received_at: datetime) -> Activity
         item_type=_text(source.get("type")),
         item_id=_text(source.get("id")),
         item_name=_text(source.get("name")),
+        item_owner_id=_text(_mapping(source.get("owned_by")).get("id")),
         # Box's payload whole, plus the two fields every activity entry has, so the API reads alike.
         raw={"event_id": event_id, "event_type": event_type, **payload},
     )

@@ -141,7 +141,11 @@ class WebhookIntake:
         event = webhook_activity(payload, now)
         self._activity().put_events(connection_id, [event])
         request = scan_request(
-            impact_of_trigger(event.event_type), event.event_type, event.item_type, event.item_id
+            impact_of_trigger(event.event_type),
+            event.event_type,
+            event.item_type,
+            event.item_id,
+            event.item_owner_id,
         )
         if request is not None:
             self._scans().enqueue(connection_id, [request], "webhook")

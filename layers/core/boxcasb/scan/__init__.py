@@ -1,0 +1,1 @@
+"""File scanning: generations over every user's tree, priority rescans, and the file inventory."""
