@@ -14,6 +14,7 @@ from .recorder import RecordedRequest
 from .tenant import (
     ANONYMOUS_USER,
     Collaboration,
+    Collaborations,
     Enterprise,
     File,
     Folder,
@@ -28,6 +29,7 @@ from .tokens import TokenGrant
 __all__ = [
     "ANONYMOUS_USER",
     "Collaboration",
+    "Collaborations",
     "DeliveryAttempt",
     "Enterprise",
     "Event",

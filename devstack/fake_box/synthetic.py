@@ -15,7 +15,7 @@ to ``clock`` at build time), one enterprise (``seed.ENTERPRISE``, domain
   level, the first top-level folder with a chain down to ``depth`` levels, the rest
   under random parents above that depth; folders get files unevenly (exponential
   weights, so some hold several times the mean), and about 1% of a user's files sit in
-  their root. Names are unique per folder; contents are 30 to 100 bytes, all different
+  their root. Names are unique per folder; contents are 30 to 80 bytes, all different
   (so are their sha1s);
 - shared links: ``shared_fraction`` of the files and of the folders per access level
   (``open``, ``company``, ``collaborators``);
@@ -276,6 +276,8 @@ class _Builder:
                 if len(managed) < 2:
                     return
                 collaborator = managed[(managed.index(collaborator) + 1) % len(managed)]
+        if any(c.user_id == collaborator.id for c in self.tenant.collaborations_on(item)):
+            return  # one collaboration per person and item, as on Box
         [role] = rng.choices(_ROLES, weights=_ROLE_WEIGHTS)
         [status] = rng.choices(_STATUSES, weights=_STATUS_WEIGHTS)
         created = item.created_at + (self.now - item.created_at) * rng.random()

@@ -212,3 +212,24 @@ def test_a_coadmin_connection_reports_admin_files_as_a_gap(stack: Any, scanning:
     admin_id = fake_box.tenant.user_by_login(ADMIN).id
     assert not [f for f in files.values() if f["owner_id"] == admin_id]
     assert set(files) == scannable(fake_box, coadmin=True)
+
+
+def test_cli_scan_status_and_files(
+    stack: Any, admin: tuple[AdminApi, str], fake_box: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from boxcasb.cli.main import main as boxcasb
+
+    _, cid = admin
+    base = ["--api-url", stack.api_url, "--region", "us-east-1"]
+    assert boxcasb([*base, "scan", cid, "--timeout", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "COMPLETE" in out
+    assert "files seen" in out
+    assert boxcasb([*base, "status", cid]) == 0
+    assert "user_inactive dave@acme.example" in capsys.readouterr().out
+    assert boxcasb([*base, "files", cid, "--exposure", "public", "--all"]) == 0
+    listed = capsys.readouterr().out
+    assert "/Documents/Reports/customers.csv" in listed
+    assert "private" not in listed
+    assert boxcasb([*base, "files", cid]) == 2
+    assert "give --exposure, --owner or --folder" in capsys.readouterr().err

@@ -25,6 +25,8 @@ MAY_DECRYPT_TOKENS = {
     "ActivityBackfillFunction",
     "ActivityPollerFunction",
     "WebhookSyncFunction",
+    "ScanWorkerFunction",
+    "PriorityScanFunction",
 }
 
 

@@ -22,6 +22,8 @@ from boxcasb.cli.render import (
     activity_line,
     connection_detail,
     connection_line,
+    file_line,
+    scan_report,
     sync_report,
     test_report,
     webhook_line,
@@ -102,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--all", action="store_true", help=f"follow the pages to the end (at most {MAX_PAGES})")
     c.set_defaults(run=_activities)
 
+    _add_scan_commands(sub)
+
     w = sub.add_parser("webhooks", help="Box webhooks: signature keys, sync, list").add_subparsers(
         required=True, metavar="action"
     )
@@ -123,6 +127,23 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("connection_id", type=_connection_id)
     c.set_defaults(run=_webhooks_list)
     return p
+
+
+def _add_scan_commands(sub: Any) -> None:
+    c = sub.add_parser("scan", help="start a scan generation of every user's files")
+    c.add_argument("connection_id", type=_connection_id)
+    c.add_argument("--no-wait", action="store_true")
+    c.add_argument("--timeout", type=float, default=3600.0)
+    c.set_defaults(run=_scan)
+
+    c = sub.add_parser("files", help="the file inventory, by exposure, owner or folder")
+    c.add_argument("connection_id", type=_connection_id)
+    c.add_argument("--exposure", choices=["public", "external", "company", "internal", "private"])
+    c.add_argument("--owner", type=_box_id, metavar="USER_ID", help="only files this Box user owns")
+    c.add_argument("--folder", type=_box_id, metavar="FOLDER_ID", help="only files directly in this folder")
+    c.add_argument("--limit", type=int, default=100, metavar="N", help="files per page, 1-1000")
+    c.add_argument("--all", action="store_true", help=f"follow the pages to the end (at most {MAX_PAGES})")
+    c.set_defaults(run=_files)
 
 
 def _api(args: argparse.Namespace, session: boto3.Session) -> AdminApi:
@@ -176,6 +197,59 @@ def _webhooks_sync(args: argparse.Namespace, session: boto3.Session) -> int:
     )
     print(json.dumps(answer["sync"], indent=2) if args.json else sync_report(answer["sync"]))
     return 0 if (answer.get("sync") or {}).get("outcome") == "finished" else 1
+
+
+def _scan(args: argparse.Namespace, session: boto3.Session) -> int:
+    api = _api(args, session)
+    started = api.request("POST", f"/connections/{args.connection_id}/scans")["scan"]
+    if args.no_wait:
+        print(f"Scan {started['number']} started. See: boxcasb status {args.connection_id}")
+        return 0
+    connection = _wait(
+        lambda: api.request("GET", f"/connections/{args.connection_id}"),
+        lambda c: (
+            (c.get("scan") or {}).get("number") != started["number"]
+            or (c.get("scan") or {}).get("status") != "running"
+        ),
+        args.timeout,
+    )
+    scan = connection.get("scan") or {}
+    print(json.dumps(scan, indent=2) if args.json else scan_report(scan))
+    return 0 if scan.get("status") == "complete" else 1
+
+
+def _files(args: argparse.Namespace, session: boto3.Session) -> int:
+    if not (args.exposure or args.owner or args.folder):
+        print("error: give --exposure, --owner or --folder", file=sys.stderr)
+        return 2
+    if not 1 <= args.limit <= 1000:
+        print("error: --limit must be 1-1000", file=sys.stderr)
+        return 2
+    api = _api(args, session)
+    query: dict[str, str | None] = {
+        "exposure": args.exposure,
+        "owner": args.owner,
+        "folder": args.folder,
+        "limit": str(args.limit),
+    }
+    cursor: str | None = None
+    files: list[dict[str, Any]] = []
+    for _ in range(MAX_PAGES if args.all else 1):
+        answer = api.request("GET", f"/connections/{args.connection_id}/files" + _query(query, cursor))
+        page: list[dict[str, Any]] = answer.get("files") or []
+        files.extend(page)
+        if not args.json and page:
+            print("\n".join(file_line(f) for f in page), flush=True)
+        cursor = answer.get("cursor")
+        if not cursor:
+            break
+    if args.json:
+        print(json.dumps({"files": files, "cursor": cursor}, indent=2))
+    elif not files:
+        print("No files match.")
+    elif cursor:
+        print(f"More files: add --all, or ask again with the cursor {cursor}", file=sys.stderr)
+    return 0
 
 
 def _webhooks_list(args: argparse.Namespace, session: boto3.Session) -> int:

@@ -35,7 +35,40 @@ def connection_detail(c: dict[str, Any]) -> str:
     if test:
         lines.append("")
         lines.append(test_report(test))
+    if c.get("scan"):
+        lines.append("")
+        lines.append(scan_report(c["scan"]))
     return "\n".join(lines)
+
+
+def scan_report(scan: dict[str, Any]) -> str:
+    """A scan generation: its progress, and what it could not scan (GET /connections/{id} `scan`)."""
+    n = scan.get("counters") or {}
+    lines = [
+        f"Scan {scan['number']}: {str(scan['status']).upper()}  "
+        f"({scan['trigger']}, started {scan['started_at']}"
+        + (f", finished {scan['finished_at']})" if scan.get("finished_at") else ")"),
+        f"  folders listed {n.get('folders_listed', 0)}, files seen {n.get('files_seen', 0)}, "
+        f"scanned {n.get('files_scanned', 0)}, unchanged {n.get('files_unchanged', 0)}, "
+        f"removed {n.get('files_removed', 0)}, errors {n.get('errors', 0)}",
+        f"  work {n.get('jobs_finished', 0)}/{n.get('jobs_registered', 0)} done",
+    ]
+    gaps = scan.get("gaps") or []
+    if gaps:
+        lines.append(f"  Not scanned ({len(gaps)}):")
+        lines.extend(f"    {g['kind']} {_clean(g['subject'])}: {_clean(g['reason'])}" for g in gaps)
+    return "\n".join(lines)
+
+
+def file_line(f: dict[str, Any]) -> str:
+    outside = (
+        f"  external: {', '.join(_clean(x) for x in f['external_collaborators'])}"
+        if f.get("external_collaborators")
+        else ""
+    )
+    owner = _clean(f.get("owner_login") or f.get("owner_id") or "-")
+    where = _clean(f"{f['path'].rstrip('/')}/{f['name']}")
+    return f"{f['file_id']:>12}  {f['exposure']:<8}  {owner:<28} {where}{outside}"
 
 
 def activity_report(activity: dict[str, Any]) -> str:
