@@ -6,7 +6,7 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import activity_ingest, api_test_calls, emit, import_time, webhook_intake
+from bench import activity_ingest, api_test_calls, emit, import_time, scan_generation, webhook_intake
 
 
 def main() -> dict[str, object]:
@@ -19,6 +19,8 @@ def main() -> dict[str, object]:
         # 100,000 events (and 10,000), not the 1,000,000 of `python -m bench.activity_ingest`.
         "activity_ingestion": activity_ingest.run(events=activity_ingest.MAKE_BENCH_EVENTS),
         "webhook_intake": webhook_intake.run(),
+        # 10,000 files, not the 100,000 of `python -m bench.scan_generation`.
+        "scan_generations": scan_generation.run(files=scan_generation.MAKE_BENCH_FILES),
     }
 
 

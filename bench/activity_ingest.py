@@ -331,10 +331,19 @@ class Sampler(threading.Thread):
             if self._measuring:
                 self.cpu[component] += cpu
 
+    def worker(self) -> threading.Thread | None:
+        """The thread whose stack is sampled (a subclass picks another)."""
+        return _worker_thread()
+
+    def component(self, thread: threading.Thread, frame: FrameType | None) -> str:
+        """What a thread's CPU counts as (a subclass names its own threads)."""
+        return thread_component(thread, frame)
+
     def run(self) -> None:
-        worker, tick = _worker_thread(), 0
+        tick = 0
         while not self._stop.wait(self._interval):
             frames = sys._current_frames()
+            worker = self.worker()
             if worker is not None and worker.ident is not None:
                 self.samples[classify_stack(frames.get(worker.ident))] += 1
             tick += 1
@@ -360,7 +369,7 @@ class Sampler(threading.Thread):
                 continue
             seen = self._seen.get(native)
             if seen is None or seen[0] is not thread:  # new (or a new thread under a reused id)
-                seen = (thread, thread_component(thread, frames.get(thread.ident)), 0.0 if count else cpu)
+                seen = (thread, self.component(thread, frames.get(thread.ident)), 0.0 if count else cpu)
             _, component, before = seen
             self.cpu[component] += cpu - before
             self._seen[native] = (thread, component, cpu)

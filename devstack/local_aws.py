@@ -6,13 +6,18 @@ here can ever reach (or be mistaken for) a real account.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models import table as dynamodb_table
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.sqs import models as sqs_models
 from werkzeug.serving import BaseWSGIServer, make_server
 
 if TYPE_CHECKING:
@@ -64,6 +69,86 @@ class AtomicDynamoDB:
             return list(self._app(environ, start_response))  # the body is built inside the lock
 
 
+_fifo_lock = threading.Lock()
+
+
+def remember_fifo_deduplication() -> None:
+    """Make moto's FIFO queues drop a repeated deduplication id for 5 minutes, as SQS does.
+
+    SQS remembers the id even after the first message was received and deleted; moto only
+    compares with messages still on the queue. With a fast consumer the difference decides
+    whether one change arriving twice is scanned once, so the local stack keeps SQS's rule.
+    """
+    queue_type: Any = sqs_models.Queue
+    if getattr(queue_type.add_message, "remembers_deduplication", False):
+        return
+    original = queue_type.add_message
+
+    def add_message(self: Any, message: Any) -> None:
+        if self.fifo_queue and message.deduplication_id:
+            sent = message.sent_timestamp / 1000
+            with _fifo_lock:
+                seen: dict[str, float] = self.__dict__.setdefault("devstack_deduplication", {})
+                last = seen.get(message.deduplication_id)
+                if last is not None and sent - last < sqs_models.DEDUPLICATION_TIME_IN_SECONDS:
+                    return
+                seen[message.deduplication_id] = sent
+        original(self, message)
+
+    add_message.remembers_deduplication = True  # type: ignore[attr-defined]
+    queue_type.add_message = add_message
+
+
+def snapshot_only_touched_items() -> None:
+    """Make moto's TransactWriteItems save the items it touches, not whole tables.
+
+    moto deep-copies every table an action names, once per action, to roll back a cancelled
+    transaction: with a state table of thousands of items that copy is most of a scan's local
+    cost. Here the tables are left uncopied (their deepcopy returns the table itself, only
+    inside a transaction, which AtomicDynamoDB runs one at a time) and the touched items are
+    saved and put back on a rollback: the same outcome, at the cost of the items.
+    """
+    backend: Any = dynamodb_models.DynamoDBBackend
+    if getattr(backend.transact_write_items, "snapshots_items", False):
+        return
+    original = backend.transact_write_items
+    table_type: Any = dynamodb_table.Table
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved = []
+        for action in transact_items:
+            op = next(iter(action.values()))
+            table = self.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            key = op.get("Item") or op.get("Key") or {}
+            if table.hash_key_attr not in key:
+                continue
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
+            saved.append(
+                (table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value)))
+            )
+        table_type.__deepcopy__ = lambda table, memo: table
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table, hash_value, range_value, item in reversed(saved):
+                if item is None:
+                    if table.get_item(hash_value, range_value) is not None:
+                        table.delete_item(hash_value, range_value)
+                elif range_value is None:
+                    table.items[hash_value] = item
+                else:
+                    table.items[hash_value][range_value] = item
+            raise
+        finally:
+            del table_type.__deepcopy__
+
+    transact_write_items.snapshots_items = True  # type: ignore[attr-defined]
+    backend.transact_write_items = transact_write_items
+
+
 class MotoServer:
     """moto in server mode on an ephemeral 127.0.0.1 port, one thread per request.
 
@@ -82,6 +167,8 @@ class MotoServer:
         if self._quiet:
             # moto's werkzeug logs one line per AWS call: noise in tests and in the CLI.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        remember_fifo_deduplication()
+        snapshot_only_touched_items()
         app = AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server("127.0.0.1", 0, app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)

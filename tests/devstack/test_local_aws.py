@@ -105,3 +105,82 @@ def test_concurrent_conditional_writes_have_exactly_one_winner(moto_url: str) ->
         with ThreadPoolExecutor(writers) as pool:
             outcomes = sorted(pool.map(claim, range(writers), [barrier] * writers))
         assert outcomes == ["ConditionalCheckFailedException"] * (writers - 1) + ["won"], f"trial {trial}"
+
+
+def test_a_fifo_deduplication_id_is_remembered_after_the_message_is_gone(moto_url: str) -> None:
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=moto_url,
+        region_name=REGION,
+        aws_access_key_id=LOCAL_IDENTITY.access_key,
+        aws_secret_access_key=LOCAL_IDENTITY.secret_key,
+    )
+    url = sqs.create_queue(QueueName="dedupe-test.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+
+    def send(dedupe_id: str) -> None:
+        sqs.send_message(
+            QueueUrl=url, MessageBody=dedupe_id, MessageGroupId="g", MessageDeduplicationId=dedupe_id
+        )
+
+    def drain() -> list[str]:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        for m in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return [m["Body"] for m in got]
+
+    send("change-1")
+    assert drain() == ["change-1"]
+    send("change-1")  # SQS: still a duplicate for 5 minutes, though the first is deleted
+    send("change-2")
+    assert drain() == ["change-2"]
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(moto_url: str) -> None:
+    ddb = boto3.client(
+        "dynamodb",
+        endpoint_url=moto_url,
+        region_name=REGION,
+        aws_access_key_id=LOCAL_IDENTITY.access_key,
+        aws_secret_access_key=LOCAL_IDENTITY.secret_key,
+    )
+    table = "transaction-check"
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.put_item(TableName=table, Item={"pk": {"S": "p"}, "sk": {"S": "old"}, "v": {"N": "1"}})
+    actions: list[Any] = [
+        {"Put": {"TableName": table, "Item": {"pk": {"S": "p"}, "sk": {"S": "new"}}}},
+        {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": {"S": "p"}, "sk": {"S": "old"}},
+                "UpdateExpression": "SET v = :two",
+                "ExpressionAttributeValues": {":two": {"N": "2"}},
+            }
+        },
+        {
+            "ConditionCheck": {
+                "TableName": table,
+                "Key": {"pk": {"S": "p"}, "sk": {"S": "missing"}},
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        },
+    ]
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        ddb.transact_write_items(TransactItems=actions)
+    items = ddb.query(
+        TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
+    )["Items"]
+    assert items == [{"pk": {"S": "p"}, "sk": {"S": "old"}, "v": {"N": "1"}}]
+    ddb.transact_write_items(TransactItems=actions[:2])  # without the failing check: both apply
+    after = ddb.query(
+        TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
+    )["Items"]
+    assert sorted(i["sk"]["S"] for i in after) == ["new", "old"]
+    assert next(i for i in after if i["sk"]["S"] == "old")["v"] == {"N": "2"}

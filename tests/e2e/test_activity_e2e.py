@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from boxcasb.cli.api_client import AdminApi, ApiError
@@ -108,40 +106,35 @@ def test_the_stream_picks_up_new_and_late_events_once(stack: Any, fake_box: Any)
     assert stream["position"] == str(int(stream["position"]))
 
 
-def test_content_changes_reach_the_priority_queue_once_per_item(stack: Any, fake_box: Any) -> None:
+def test_live_changes_are_rescanned_at_once_and_history_waits_for_the_full_scan(
+    stack: Any, fake_box: Any
+) -> None:
     api, cid = connect(stack)
-    progress = get_connection(api, cid)["activity"]["backfill"]
-    window = {"since": iso(progress["span_start"]), "until": iso(progress["span_end"])}
-    content_types = {
-        "UPLOAD",
-        "EDIT",
-        "ITEM_MODIFY",
-        "COPY",
-        "MOVE",
-        "RENAME",
-        "SHARE",
-        "COLLABORATION_INVITE",
-    }
-    changed = {
-        (e["source"]["item_type"], e["source"]["item_id"])
-        for e in activities(api, cid, **window)
-        if e["event_type"] in content_types and (e.get("source") or {}).get("item_type") in {"file", "folder"}
-    }
-    assert changed
-    sqs = boto3.client("sqs")
-    url = stack.env["PRIORITY_SCAN_QUEUE_URL"]
-    mine: list[dict[str, Any]] = []
-    for _ in range(500):
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600).get(
-            "Messages", []
-        )
-        if not batch:
-            break
-        mine.extend(b for b in (json.loads(m["Body"]) for m in batch) if b["connection_id"] == cid)
-    items = [(m["item_type"], m["item_id"]) for m in mine]
-    assert len(items) == len(set(items))
-    assert changed <= set(items)
-    assert all(m["origin"] in {"backfill", "event_stream"} for m in mine)
+    exposures = ("public", "external", "company", "internal", "private")
+
+    def inventory() -> dict[str, dict[str, Any]]:
+        return {
+            f["file_id"]: f
+            for x in exposures
+            for f in every_page(api, f"/connections/{cid}/files", "files", exposure=x)
+        }
+
+    # 60 days of uploads, edits and shares were stored, and none of them queued a rescan.
+    assert inventory() == {}
+    tenant = fake_box.tenant
+    with tenant.lock:
+        readme = next(f for f in tenant.files.values() if f.name == "readme.txt")
+        owner = tenant.users[readme.owner_id]
+        tenant.set_shared_link(readme, "open")
+        tenant.add_event("SHARE", owner, source=readme, additional_details={"access": "open"})
+        tenant.add_event("PREVIEW", owner, source=readme)
+        tenant.add_event("UPLOAD", owner, source=readme)  # the same item again: one rescan
+    stack.run_schedule("ActivityPollerFunction")
+    stack.wait_for_async(timeout=60)
+    files = inventory()
+    assert set(files) == {readme.id}
+    assert files[readme.id]["exposure"] == "public"
+    assert files[readme.id]["generation"] == 0  # a priority rescan, outside any generation
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from boxcasb.activity.classify import ScanRequest
 from boxcasb.models import BoxUser
 from boxcasb.scan.exposure import (
     exposure_of,
@@ -14,6 +17,7 @@ from boxcasb.scan.exposure import (
 from boxcasb.scan.model import Collaborator, Exposure, GapKind, LinkAccess, ListedFile
 from boxcasb.scan.plan import StoredState, fingerprint, plan_folder
 from boxcasb.scan.walk import choose_walkers
+from boxcasb.scan_queue import PriorityScanQueue
 
 DOMAINS = frozenset({"acme.example"})
 BOB = Collaborator(kind="user", id="2", login="bob@acme.example", role="editor")
@@ -138,3 +142,25 @@ def test_a_coadmin_cannot_walk_admins() -> None:
 
 def test_link_access_values_are_box_values() -> None:
     assert {a.value for a in LinkAccess} == {"open", "company", "collaborators"}
+
+
+class RecordingSqs:
+    def __init__(self) -> None:
+        self.entries: list[dict[str, str]] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, object]:
+        self.entries.extend(Entries)
+        return {}
+
+
+def test_one_change_is_one_message_and_a_later_change_another() -> None:
+    sqs = RecordingSqs()
+    at = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    same = ScanRequest("file", "10", "SHARE", changed_at=at)
+    queue = PriorityScanQueue(sqs, "url")
+    queue.enqueue("c", [same], "webhook")
+    queue.enqueue("c", [ScanRequest("file", "10", "UPLOAD", changed_at=at)], "event_stream")
+    queue.enqueue("c", [ScanRequest("file", "10", "SHARE", changed_at=at + timedelta(seconds=40))], "webhook")
+    ids = [e["MessageDeduplicationId"] for e in sqs.entries]
+    assert ids[0] == ids[1] != ids[2]
+    assert {e["MessageGroupId"] for e in sqs.entries} == {"c:file:10"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,12 +27,18 @@ class PriorityScanMessage(BaseModel):
     owner_id: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")  # act as them; None: the admin
 
 
+def _change_key(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+
+
 class PriorityScanQueue:
     def __init__(self, sqs: Any, queue_url: str) -> None:
         self._sqs = sqs
         self._url = queue_url
 
     def enqueue(self, connection_id: str, requests: Sequence[ScanRequest], origin: str) -> int:
+        now = datetime.now(UTC)
+        changes = [_change_key(r.changed_at or now) for r in requests]
         messages = [
             PriorityScanMessage(
                 connection_id=connection_id,
@@ -50,10 +57,14 @@ class PriorityScanQueue:
                     "MessageBody": m.model_dump_json(),
                     # One group per item: items scan in parallel, one item's changes in order.
                     "MessageGroupId": f"{connection_id}:{m.item_type}:{m.item_id}",
-                    # The same item from the poller, a backfill page and a webhook: one scan.
-                    "MessageDeduplicationId": f"{connection_id}:{m.item_type}:{m.item_id}",
+                    # One change, however many ways it arrives (the stream's repeats, a webhook):
+                    # one scan. SQS drops a repeated id for 5 minutes even after the first was
+                    # processed, so the change's time is in it: a later change is scanned again.
+                    "MessageDeduplicationId": f"{connection_id}:{m.item_type}:{m.item_id}:{change}",
                 }
-                for i, m in enumerate(messages[start : start + _BATCH])
+                for i, (m, change) in enumerate(
+                    zip(messages[start : start + _BATCH], changes[start : start + _BATCH], strict=True)
+                )
             ]
             answer = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
             if answer.get("Failed"):

@@ -8,6 +8,7 @@ arriving both ways is judged the same way. Event types from Box's enterprise eve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -78,6 +79,7 @@ class ScanRequest:
     item_id: str
     reason: str
     owner_id: str | None = None  # the item's owner, when the event says: the rescan acts as them
+    changed_at: datetime | None = None  # when the change happened: one change, one rescan
 
 
 def impact_of_event(event_type: str) -> Impact:
@@ -102,8 +104,11 @@ def scan_request(
     item_type: str | None,
     item_id: str | None,
     owner_id: str | None = None,
+    changed_at: datetime | None = None,
 ) -> ScanRequest | None:
     """A priority scan for a content or exposure change on a file or folder; None otherwise."""
     if impact is not Impact.CONTENT_OR_EXPOSURE or item_type not in SCANNABLE_ITEM_TYPES or not item_id:
         return None
-    return ScanRequest(item_type=item_type, item_id=item_id, reason=reason, owner_id=owner_id)
+    return ScanRequest(
+        item_type=item_type, item_id=item_id, reason=reason, owner_id=owner_id, changed_at=changed_at
+    )

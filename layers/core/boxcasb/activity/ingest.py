@@ -55,6 +55,7 @@ class Ingestor:
                 event.item_type,
                 event.item_id,
                 event.item_owner_id,
+                event.created_at,
             )
             if request is not None:
                 requests.setdefault((request.item_type, request.item_id), request)

@@ -146,6 +146,7 @@ class WebhookIntake:
             event.item_type,
             event.item_id,
             event.item_owner_id,
+            event.created_at,
         )
         if request is not None:
             self._scans().enqueue(connection_id, [request], "webhook")
