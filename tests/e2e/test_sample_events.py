@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+from boxcasb.scan.model import GenerationStatus
+from boxcasb.wiring import services
+
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 FUNCTION_OF = {
     "connections_api": "ConnectionsApiFunction",
@@ -150,7 +153,17 @@ def test_priority_scan_of_an_unknown_connection_is_dropped_not_retried(stack: An
     assert invoke(stack, "priority_scan_file.json") == {"batchItemFailures": []}
 
 
-def test_scan_scheduler_event_starts_nothing_without_connected_connections(stack: Any) -> None:
+def test_scan_scheduler_event_starts_a_generation_for_each_connected_connection(stack: Any) -> None:
+    svc = services()
+    connected = {c.connection_id for c in svc.store.list_connections() if c.status.value == "connected"}
     answer = invoke(stack, "scan_scheduler.json")
     assert answer["status"] == "done"
-    assert all(not o.startswith("started") or len(o) > 8 for o in answer["connections"].values())
+    assert set(answer["connections"]) == connected
+    assert all(o.startswith(("started ", "skipped: ")) for o in answer["connections"].values())
+    started = {cid: o for cid, o in answer["connections"].items() if o.startswith("started ")}
+    # Closed at once, so the other tests' stack isn't busy scanning: their queued work is dropped.
+    for cid, outcome in started.items():
+        generation = svc.scan_ledger.get(cid, int(outcome.removeprefix("started ")))
+        assert generation is not None
+        svc.scan_ledger.close(generation, GenerationStatus.INCOMPLETE)
+    stack.wait_for_async(timeout=120)

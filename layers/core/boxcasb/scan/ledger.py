@@ -119,14 +119,20 @@ class ScanLedger:
             raise
         return closed
 
-    def set_walked(self, generation: ScanGeneration, users: list[str]) -> ScanGeneration:
+    def set_walked(self, generation: ScanGeneration, users: list[str]) -> ScanGeneration | None:
+        """Record whose trees are walked; None if the generation was closed in the meantime."""
         updated = generation.model_copy(update={"walked_users": users})
-        self._table.put_item(
-            Item=self._generation_item(updated),
-            ConditionExpression="#status = :running",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":running": GenerationStatus.RUNNING.value},
-        )
+        try:
+            self._table.put_item(
+                Item=self._generation_item(updated),
+                ConditionExpression="#status = :running",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":running": GenerationStatus.RUNNING.value},
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return None
+            raise
         return updated
 
     def _generation_item(self, generation: ScanGeneration) -> dict[str, Any]:

@@ -162,7 +162,11 @@ class BulkScanWorker:
         self._ledger.add_gaps(generation.connection_id, generation.number, walkers.gaps)
         # The walked users are written before any folder job runs: a root listing skips what
         # another walked user owns (that user's own walk scans it).
-        generation = self._ledger.set_walked(generation, [user for user, _ in walkers.users])
+        walking = self._ledger.set_walked(generation, [user for user, _ in walkers.users])
+        if walking is None:
+            logger.info("scan generation closed before it started", extra={"generation": generation.number})
+            return
+        generation = walking
         roots = [
             FolderJob(
                 connection_id=generation.connection_id,
