@@ -18,6 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from boxcasb import intake_wiring
+from boxcasb.scan.priority import PriorityScanner
+from boxcasb.scan_queue import PriorityScanMessage
 from boxcasb.webhooks.model import REGISTERED_TRIGGERS, WebhookRegistration, WebhookStatus
 from boxcasb.webhooks.signature import sign
 from boxcasb.wiring import services
@@ -52,8 +54,20 @@ def registered_folder_webhook(stack: Any, fake_box: Any, cid: str) -> tuple[Any,
     return owner, file, webhook
 
 
-def test_a_change_by_webhook_and_by_stream_is_recorded_and_scanned_once(stack: Any, fake_box: Any) -> None:
+def test_a_change_by_webhook_and_by_stream_is_recorded_and_scanned_once(
+    stack: Any, fake_box: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     api, cid = connect(stack)
+    # Every connection of this session's stack polls the same fake enterprise: count this one's rescans.
+    rescans: list[tuple[str, str]] = []
+    handle = PriorityScanner.handle
+
+    def counted(self: PriorityScanner, message: PriorityScanMessage) -> str:
+        if message.connection_id == cid:
+            rescans.append((message.item_type, message.item_id))
+        return handle(self, message)
+
+    monkeypatch.setattr(PriorityScanner, "handle", counted)
     owner, file, webhook = registered_folder_webhook(stack, fake_box, cid)
     fake_box.clear_webhook_deliveries()
 
@@ -69,8 +83,8 @@ def test_a_change_by_webhook_and_by_stream_is_recorded_and_scanned_once(stack: A
     logged = activities(api, cid, file=file.id)
     assert {e["event_id"] for e in logged} == {f"webhook:{attempt.event_id}", tenant_event.event_id}
     stack.wait_for_async(timeout=60)
-    # One change, two ways in, one rescan: the file was read from Box once and is in the inventory.
-    assert fake_box.count("GET", rf"^/2\.0/files/{file.id}$") == 1
+    # One change, two ways in, one rescan, and the file is in the inventory.
+    assert rescans.count(("file", file.id)) == 1
     record = services().inventory.get(cid, file.parent_id, file.id)
     assert record is not None
     assert record.sha1 == file.sha1

@@ -106,34 +106,27 @@ class ScanLedger:
                 "gaps": self.gaps(generation.connection_id, generation.number),
             }
         )
-        try:
-            self._table.put_item(
-                Item=self._generation_item(closed),
-                ConditionExpression="#status = :running",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":running": GenerationStatus.RUNNING.value},
-            )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return None
-            raise
-        return closed
+        return closed if self._replace_running(closed) else None
 
     def set_walked(self, generation: ScanGeneration, users: list[str]) -> ScanGeneration | None:
         """Record whose trees are walked; None if the generation was closed in the meantime."""
         updated = generation.model_copy(update={"walked_users": users})
+        return updated if self._replace_running(updated) else None
+
+    def _replace_running(self, generation: ScanGeneration) -> bool:
+        """Write the generation over a running one; False if it is not running any more."""
         try:
             self._table.put_item(
-                Item=self._generation_item(updated),
+                Item=self._generation_item(generation),
                 ConditionExpression="#status = :running",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={":running": GenerationStatus.RUNNING.value},
             )
         except ClientError as exc:
             if is_conditional_failure(exc):
-                return None
+                return False
             raise
-        return updated
+        return True
 
     def _generation_item(self, generation: ScanGeneration) -> dict[str, Any]:
         return {
