@@ -69,9 +69,13 @@ def run() -> int:
             print(f"(exit code {code})\n")
         print("$ boxcasb status")
         boxcasb(["--api-url", stack.api_url, "--region", "us-east-1", "status"])
-        stack.wait_for_async(timeout=120)  # the 60-day backfills
+        stack.wait_for_async(timeout=300)  # the 60-day backfills and the first scans
         admin_id = _connection_of(stack.api_url, PEOPLE[0][0])
-        for args in (["status", admin_id], ["activities", admin_id, "--since", "60d", "--limit", "8"]):
+        for args in (
+            ["status", admin_id],
+            ["files", admin_id, "--exposure", "public"],
+            ["activities", admin_id, "--since", "60d", "--limit", "8"],
+        ):
             print(f"\n$ boxcasb {' '.join(args)}")
             boxcasb(["--api-url", stack.api_url, "--region", "us-east-1", *args])
         webhooks_ok = _webhooks(stack, box, admin_id)
