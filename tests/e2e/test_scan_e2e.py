@@ -113,11 +113,18 @@ def test_inventory_knows_exposure_owner_and_path(admin: tuple[AdminApi, str], fa
         assert record["sha1"] == truth.sha1
         assert record["owner_id"] == truth.owner_id
         assert record["path"] == "/" + "/".join(f.name for f in tenant.ancestors(truth)[1:])
-        link = truth.shared_link
-        if link is not None and (link.effective_access or link.access) == "open":
-            assert record["exposure"] == "public"
+        links = [item.shared_link for item in (truth, *tenant.ancestors(truth)) if item.shared_link]
+        if any((link.effective_access or link.access) == "open" for link in links):
+            assert record["exposure"] == "public", record["name"]
     customers = next(f for f in files.values() if f["name"] == "customers.csv")
     assert customers["exposure"] == "public"
+    # No link of its own, but in carol's Personal folder, which has an open link.
+    holiday = next(f for f in files.values() if f["name"] == "holiday.jpg")
+    assert (holiday["exposure"], holiday["link_access"], holiday["folder_link_access"]) == (
+        "public",
+        None,
+        "open",
+    )
     shared = next(f for f in files.values() if f["name"] == "shared-with-eve.txt")
     assert shared["exposure"] == "external"
     assert shared["external_collaborators"] == ["eve@partner.example"]

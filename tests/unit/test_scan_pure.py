@@ -13,6 +13,7 @@ from boxcasb.scan.exposure import (
     external_collaborators,
     internal_domains_from,
     merge_collaborators,
+    widest_link,
 )
 from boxcasb.scan.model import Collaborator, Exposure, GapKind, LinkAccess, ListedFile
 from boxcasb.scan.plan import StoredState, fingerprint, plan_folder
@@ -97,6 +98,17 @@ def test_files_no_longer_listed_are_removed() -> None:
 )
 def test_exposure(fields: dict[str, object], collaborators: list[Collaborator], expected: Exposure) -> None:
     assert exposure_of(listed("10", **fields), collaborators, DOMAINS) is expected
+
+
+def test_a_link_on_a_folder_above_reaches_the_file() -> None:
+    assert exposure_of(listed("10"), [], DOMAINS, LinkAccess.OPEN) is Exposure.PUBLIC
+    narrowed = listed("10", link_access="open", link_effective_access="company")
+    assert exposure_of(narrowed, [], DOMAINS, LinkAccess.COLLABORATORS) is Exposure.COMPANY
+    assert widest_link(None, LinkAccess.COLLABORATORS, LinkAccess.COMPANY) is LinkAccess.COMPANY
+    assert widest_link(None, None) is None
+    file = listed("10")
+    shared_above = plan_folder([file], {"10": stored(file)}, [], "p1", LinkAccess.OPEN)
+    assert [(w.file.id, w.content_changed) for w in shared_above.changed] == [("10", False)]
 
 
 def test_external_collaborators_are_flagged_by_domain_not_by_group() -> None:

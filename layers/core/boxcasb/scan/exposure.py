@@ -19,11 +19,23 @@ def external_collaborators(
     return sorted(outside)
 
 
+_LINK_ORDER = {LinkAccess.OPEN: 3, LinkAccess.COMPANY: 2, LinkAccess.COLLABORATORS: 1}
+
+
+def widest_link(*links: LinkAccess | None) -> LinkAccess | None:
+    present = [link for link in links if link is not None]
+    return max(present, key=_LINK_ORDER.__getitem__) if present else None
+
+
 def exposure_of(
-    file: ListedFile, collaborators: Sequence[Collaborator], internal_domains: frozenset[str]
+    file: ListedFile,
+    collaborators: Sequence[Collaborator],
+    internal_domains: frozenset[str],
+    folder_link: LinkAccess | None = None,
 ) -> Exposure:
     # Box may narrow a link below what was asked (enterprise settings): the effective access rules.
-    link = file.link_effective_access or file.link_access
+    # A link on a folder above reaches the file too: anyone with it can open the folder's content.
+    link = widest_link(file.link_effective_access or file.link_access, folder_link)
     if link is LinkAccess.OPEN:
         return Exposure.PUBLIC
     if file.externally_owned or external_collaborators(collaborators, internal_domains):

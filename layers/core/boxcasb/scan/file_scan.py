@@ -8,7 +8,7 @@ from typing import Protocol
 
 from boxcasb.clock import Clock, utc_now
 from boxcasb.scan.exposure import exposure_of, external_collaborators, merge_collaborators
-from boxcasb.scan.model import Collaborator, FileRecord, ListedFile
+from boxcasb.scan.model import Collaborator, FileRecord, LinkAccess, ListedFile
 from boxcasb.scan.plan import fingerprint
 
 
@@ -66,6 +66,7 @@ class FileScanner:
         *,
         content_changed: bool,
         generation: int,
+        folder_link: LinkAccess | None = None,
     ) -> FileRecord:
         # Only a file's own collaborations need a call; the folders' ones came down with the job.
         own = box.collaborators("files", file.id, as_user) if file.has_collaborations else []
@@ -86,10 +87,11 @@ class FileScanner:
             classification=file.classification,
             link_access=file.link_access,
             link_effective_access=file.link_effective_access,
+            folder_link_access=folder_link,
             collaborators=collaborators,
             external_collaborators=external_collaborators(collaborators, domains),
-            exposure=exposure_of(file, collaborators, domains),
-            fingerprint=fingerprint(file, inherited),
+            exposure=exposure_of(file, collaborators, domains, folder_link),
+            fingerprint=fingerprint(file, inherited, folder_link),
             policy_version=self._inspector.policy_version,
             generation=generation,
             scanned_at=self._clock(),

@@ -66,6 +66,7 @@ class ListedFolder(_Model):
     name: str
     owner_id: str | None = None
     has_collaborations: bool = False
+    link_access: LinkAccess | None = None  # what the folder's shared link really allows (effective)
 
 
 class Exposure(StrEnum):
@@ -102,6 +103,7 @@ class FileRecord(_Model):
     classification: str | None
     link_access: LinkAccess | None
     link_effective_access: LinkAccess | None
+    folder_link_access: LinkAccess | None = None  # the widest link on a folder above: it reaches the file
     collaborators: list[Collaborator]
     external_collaborators: list[str]  # logins (or ids) of collaborators outside the enterprise
     exposure: Exposure
@@ -134,6 +136,7 @@ class FolderJob(_Model):
     walker: str  # the user whose tree this is (the admin's id for as_user None)
     path: str
     inherited: list[Collaborator] = []  # collaborators of the folders above, who reach this folder too
+    inherited_link: LinkAccess | None = None  # the widest shared link on this folder or one above
 
     @property
     def job_id(self) -> str:
@@ -159,6 +162,7 @@ class FileBatchJob(_Model):
     batch: int
     as_user: str | None
     inherited: list[Collaborator] = []
+    inherited_link: LinkAccess | None = None
     files: list[FileWork]
 
     @property

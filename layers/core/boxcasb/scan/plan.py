@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from boxcasb.scan.model import Collaborator, FileWork, ListedFile
+from boxcasb.scan.model import Collaborator, FileWork, LinkAccess, ListedFile
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,9 @@ def inherited_key(inherited: Sequence[Collaborator]) -> str:
     return ",".join(sorted(f"{c.kind}:{c.id}:{c.role or ''}" for c in inherited))
 
 
-def fingerprint(file: ListedFile, inherited: Sequence[Collaborator]) -> str:
+def fingerprint(
+    file: ListedFile, inherited: Sequence[Collaborator], folder_link: LinkAccess | None = None
+) -> str:
     """Everything the listing shows that can change what the scan would record.
 
     The etag moves on any change to the file itself (content, name, link); the link and
@@ -47,6 +49,7 @@ def fingerprint(file: ListedFile, inherited: Sequence[Collaborator]) -> str:
         str(file.has_collaborations),
         file.classification or "",
         inherited_key(inherited),
+        str(folder_link or ""),
     )
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
@@ -56,6 +59,7 @@ def plan_folder(
     stored: Mapping[str, StoredState],
     inherited: Sequence[Collaborator],
     policy_version: str,
+    folder_link: LinkAccess | None = None,
 ) -> FolderPlan:
     changed: list[FileWork] = []
     unchanged = 0
@@ -64,7 +68,11 @@ def plan_folder(
         content_changed = (
             before is None or before.sha1 != file.sha1 or before.policy_version != policy_version
         )
-        if content_changed or before is None or before.fingerprint != fingerprint(file, inherited):
+        if (
+            content_changed
+            or before is None
+            or before.fingerprint != fingerprint(file, inherited, folder_link)
+        ):
             changed.append(FileWork(file=file, content_changed=content_changed))
         else:
             unchanged += 1

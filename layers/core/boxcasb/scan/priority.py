@@ -8,10 +8,10 @@ from typing import Protocol
 from boxcasb.activity.classify import ScanRequest
 from boxcasb.errors import BoxAccessDenied, BoxRequestFailed, NotFound
 from boxcasb.observability import logger, metrics
-from boxcasb.scan.exposure import merge_collaborators
+from boxcasb.scan.exposure import merge_collaborators, widest_link
 from boxcasb.scan.file_scan import FileScanner
 from boxcasb.scan.inventory import InventoryStore
-from boxcasb.scan.model import Collaborator, ListedFile, ListedFolder, root_key
+from boxcasb.scan.model import Collaborator, LinkAccess, ListedFile, ListedFolder, root_key
 from boxcasb.scan.plan import plan_folder
 from boxcasb.scan.reads import FolderListing
 from boxcasb.scan_queue import PriorityScanMessage
@@ -25,6 +25,8 @@ class PriorityBox(Protocol):
     def list_folder(self, folder_id: str, path: str, as_user: str | None, key: str) -> FolderListing: ...
 
     def collaborators(self, kind: str, item_id: str, as_user: str | None) -> list[Collaborator]: ...
+
+    def folder_access(self, folder_id: str, as_user: str | None) -> ListedFolder: ...
 
 
 class PriorityScanner:
@@ -72,9 +74,18 @@ class PriorityScanner:
         metrics.add_metric(name="PriorityScans", unit="Count", value=1)
         return outcome
 
-    def _inherited(self, box: PriorityBox, above: Sequence[str], owner: str | None) -> list[Collaborator]:
-        # No listing carried the folders' collaborators down: ask each folder above (a few calls).
-        return merge_collaborators(*(box.collaborators("folders", folder_id, owner) for folder_id in above))
+    def _inherited(
+        self, box: PriorityBox, above: Sequence[str], owner: str | None
+    ) -> tuple[list[Collaborator], LinkAccess | None]:
+        """What the folders above pass down: their collaborators and their widest shared link.
+
+        No listing carried them down as in a generation, so each folder above is read (a few calls).
+        """
+        folders = [box.folder_access(folder_id, owner) for folder_id in above]
+        collaborators = merge_collaborators(
+            *(box.collaborators("folders", f.id, owner) for f in folders if f.has_collaborations)
+        )
+        return collaborators, widest_link(*(f.link_access for f in folders))
 
     def _file(
         self, connection_id: str, box: PriorityBox, file_id: str, owner: str | None, walker: str
@@ -83,7 +94,7 @@ class PriorityScanner:
         if file.parent_id == "0":
             file = file.model_copy(update={"parent_id": root_key(walker)})
         stored = self._inventory.get(connection_id, file.parent_id, file.id)
-        inherited = self._inherited(box, above, owner)
+        inherited, folder_link = self._inherited(box, above, owner)
         content_changed = (
             stored is None
             or stored.sha1 != file.sha1
@@ -97,6 +108,7 @@ class PriorityScanner:
             inherited,
             content_changed=content_changed,
             generation=stored.generation if stored else 0,
+            folder_link=folder_link,
         )
         self._inventory.put(connection_id, record)
         return "scanned"
@@ -105,7 +117,8 @@ class PriorityScanner:
         self, connection_id: str, box: PriorityBox, folder_id: str, owner: str | None, walker: str
     ) -> str:
         folder, path, above = box.get_folder(folder_id, owner)
-        inherited = self._inherited(box, above, owner)
+        inherited, folder_link = self._inherited(box, above, owner)
+        folder_link = widest_link(folder_link, folder.link_access)
         if folder.has_collaborations:
             inherited = merge_collaborators(inherited, box.collaborators("folders", folder.id, owner))
         listing = box.list_folder(folder.id, path, owner, folder.id)
@@ -114,6 +127,7 @@ class PriorityScanner:
             self._inventory.folder_state(connection_id, folder.id),
             inherited,
             self._scanner.policy_version,
+            folder_link,
         )
         for work in plan.changed:
             stored = self._inventory.get(connection_id, folder.id, work.file.id)
@@ -125,6 +139,7 @@ class PriorityScanner:
                 inherited,
                 content_changed=work.content_changed,
                 generation=stored.generation if stored else 0,
+                folder_link=folder_link,
             )
             self._inventory.put(connection_id, record)
         if plan.removed:

@@ -18,6 +18,7 @@ FILE_FIELDS = (
     "has_collaborations,is_externally_owned,classification,extension"
 )
 ITEM_FIELDS = FILE_FIELDS + ",path_collection,parent"
+FOLDER_FIELDS = "id,name,owned_by,shared_link,has_collaborations,path_collection"
 COLLABORATION_FIELDS = "accessible_by,role,status"
 PAGE_LIMIT = 1000
 
@@ -92,6 +93,18 @@ def _path_folders(entry: dict[str, Any]) -> list[tuple[str, str]]:
     return [(str(f.get("id")), str(f.get("name") or "")) for f in folders if str(f.get("id")) != "0"]
 
 
+def listed_folder(entry: dict[str, Any]) -> ListedFolder:
+    link = entry.get("shared_link") if isinstance(entry.get("shared_link"), dict) else None
+    owner_id, _ = _owner(entry)
+    return ListedFolder(
+        id=str(entry["id"]),
+        name=str(entry.get("name") or ""),
+        owner_id=owner_id,
+        has_collaborations=bool(entry.get("has_collaborations")),
+        link_access=(_access(link.get("effective_access")) or _access(link.get("access"))) if link else None,
+    )
+
+
 def _collaborator(entry: dict[str, Any]) -> Collaborator | None:
     if entry.get("status") == "rejected":
         return None
@@ -126,15 +139,7 @@ class ScanReads:
             if kind == "file":
                 listing.files.append(listed_file(entry, key, path))
             elif kind == "folder":
-                owner_id, _ = _owner(entry)
-                listing.folders.append(
-                    ListedFolder(
-                        id=str(entry["id"]),
-                        name=str(entry.get("name") or ""),
-                        owner_id=owner_id,
-                        has_collaborations=bool(entry.get("has_collaborations")),
-                    )
-                )
+                listing.folders.append(listed_folder(entry))
         listing.pages = self._last_pages
         return listing
 
@@ -150,21 +155,18 @@ class ScanReads:
 
     def get_folder(self, folder_id: str, as_user: str | None) -> tuple[ListedFolder, str, list[str]]:
         """A folder, its path and the ids of the folders above it (top first, the root left out)."""
-        entry = self._box.get_json(
-            f"/folders/{folder_id}",
-            {"fields": "id,name,owned_by,has_collaborations,path_collection"},
-            as_user,
-        )
+        entry = self._box.get_json(f"/folders/{folder_id}", {"fields": FOLDER_FIELDS}, as_user)
         above = _path_folders(entry)
-        owner_id, _ = _owner(entry)
-        folder = ListedFolder(
-            id=str(entry.get("id") or folder_id),
-            name=str(entry.get("name") or ""),
-            owner_id=owner_id,
-            has_collaborations=bool(entry.get("has_collaborations")),
-        )
+        folder = listed_folder(entry)
         path = "/" + "/".join([name for _, name in above] + [folder.name])
         return folder, path, [folder_id for folder_id, _ in above]
+
+    def folder_access(self, folder_id: str, as_user: str | None) -> ListedFolder:
+        """A folder's shared link and collaboration flag: what it passes down to the items below."""
+        entry = self._box.get_json(
+            f"/folders/{folder_id}", {"fields": "id,name,shared_link,has_collaborations"}, as_user
+        )
+        return listed_folder(entry)
 
     def collaborators(self, kind: str, item_id: str, as_user: str | None) -> list[Collaborator]:
         """Who a file's or folder's own collaborations reach (`kind` is "files" or "folders")."""

@@ -22,7 +22,7 @@ from boxcasb.errors import (
 )
 from boxcasb.models import BoxUser
 from boxcasb.observability import logger, metrics
-from boxcasb.scan.exposure import merge_collaborators
+from boxcasb.scan.exposure import merge_collaborators, widest_link
 from boxcasb.scan.file_scan import FileScanner
 from boxcasb.scan.inventory import InventoryStore
 from boxcasb.scan.ledger import ScanLedger
@@ -207,6 +207,7 @@ class BulkScanWorker:
             self._inventory.folder_state(job.connection_id, job.inventory_folder),
             job.inherited,
             self._scanner.policy_version,
+            job.inherited_link,
         )
         for number, start in enumerate(range(0, len(plan.changed), BATCH_FILES)):
             children.append(
@@ -217,6 +218,7 @@ class BulkScanWorker:
                     batch=number,
                     as_user=job.as_user,
                     inherited=job.inherited,
+                    inherited_link=job.inherited_link,
                     files=plan.changed[start : start + BATCH_FILES],
                 )
             )
@@ -247,6 +249,7 @@ class BulkScanWorker:
             walker=job.walker,
             path=f"{job.path.rstrip('/')}/{folder.name}",
             inherited=inherited,
+            inherited_link=widest_link(job.inherited_link, folder.link_access),
         )
 
     def _files(self, generation: ScanGeneration, job: FileBatchJob) -> None:
@@ -265,6 +268,7 @@ class BulkScanWorker:
                     job.inherited,
                     content_changed=work.content_changed,
                     generation=job.generation,
+                    folder_link=job.inherited_link,
                 )
             except (BoxAccessDenied, BoxRequestFailed) as exc:
                 if isinstance(exc, BoxRequestFailed) and exc.status not in (403, 404):
