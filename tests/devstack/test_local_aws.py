@@ -65,15 +65,19 @@ def moto_url() -> Iterable[str]:
     server.stop()
 
 
+def local_client(service: str, moto_url: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=moto_url,
+        region_name=REGION,
+        aws_access_key_id=LOCAL_IDENTITY.access_key,
+        aws_secret_access_key=LOCAL_IDENTITY.secret_key,
+    )
+
+
 def test_concurrent_conditional_writes_have_exactly_one_winner(moto_url: str) -> None:
     def client() -> Any:
-        return boto3.client(
-            "dynamodb",
-            endpoint_url=moto_url,
-            region_name=REGION,
-            aws_access_key_id=LOCAL_IDENTITY.access_key,
-            aws_secret_access_key=LOCAL_IDENTITY.secret_key,
-        )
+        return local_client("dynamodb", moto_url)
 
     table = "atomicity-check"
     client().create_table(
@@ -108,13 +112,7 @@ def test_concurrent_conditional_writes_have_exactly_one_winner(moto_url: str) ->
 
 
 def test_a_fifo_deduplication_id_is_remembered_after_the_message_is_gone(moto_url: str) -> None:
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=moto_url,
-        region_name=REGION,
-        aws_access_key_id=LOCAL_IDENTITY.access_key,
-        aws_secret_access_key=LOCAL_IDENTITY.secret_key,
-    )
+    sqs = local_client("sqs", moto_url)
     url = sqs.create_queue(QueueName="dedupe-test.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
 
     def send(dedupe_id: str) -> None:
@@ -136,13 +134,7 @@ def test_a_fifo_deduplication_id_is_remembered_after_the_message_is_gone(moto_ur
 
 
 def test_a_cancelled_transaction_leaves_every_item_as_it_was(moto_url: str) -> None:
-    ddb = boto3.client(
-        "dynamodb",
-        endpoint_url=moto_url,
-        region_name=REGION,
-        aws_access_key_id=LOCAL_IDENTITY.access_key,
-        aws_secret_access_key=LOCAL_IDENTITY.secret_key,
-    )
+    ddb = local_client("dynamodb", moto_url)
     table = "transaction-check"
     ddb.create_table(
         TableName=table,

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from boxcasb.scan.inventory import InventoryStore
 from boxcasb.scan.ledger import ScanLedger
 from boxcasb.scan.model import (
     BulkMessage,
@@ -20,6 +21,7 @@ from boxcasb.scan.model import (
     GenerationStatus,
     ScanGeneration,
 )
+from boxcasb.scan.walk import BulkScanWorker
 from boxcasb.wiring import services
 
 
@@ -60,7 +62,6 @@ def generation_with_batches(ledger: ScanLedger, count: int) -> tuple[ScanGenerat
 
 def worker(ledger: ScanLedger) -> Any:
     svc = services()
-    from boxcasb.scan.walk import BulkScanWorker
 
     sent: list[Any] = []
     return BulkScanWorker(
@@ -129,7 +130,6 @@ def test_a_crash_mid_batch_redelivers_only_the_failed_record(
         }
         for i, job in enumerate(batches)
     ]
-    from boxcasb.scan.inventory import InventoryStore
 
     real = InventoryStore.put_many
     calls = {"n": 0}

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
@@ -63,6 +64,16 @@ class OAuthStateRejected(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason  # "unknown", "expired" or "reused"
+
+
+def query_all(table: Table, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item a Query matches, reading the next page only when it is needed."""
+    while True:
+        page = table.query(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def connection_pk(connection_id: str) -> str:
@@ -156,18 +167,10 @@ class StateStore:
         raise ConcurrentUpdate(connection_id)
 
     def list_connections(self, limit: int = 100) -> list[Connection]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "IndexName": "gsi1",
-            "KeyConditionExpression": Key("gsi1pk").eq(CONNECTIONS_GSI_PK),
-        }
-        while len(items) < limit:
-            page = self._table.query(**kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return [Connection.model_validate_json(str(item["doc"])) for item in items[:limit]]
+        items = query_all(
+            self._table, IndexName="gsi1", KeyConditionExpression=Key("gsi1pk").eq(CONNECTIONS_GSI_PK)
+        )
+        return [Connection.model_validate_json(str(item["doc"])) for item in islice(items, limit)]
 
     # --- OAuth state ---------------------------------------------------------
     def put_oauth_state(self, state: str, record: OAuthStateRecord) -> None:
@@ -510,15 +513,5 @@ class StateStore:
         return dict(item) if item is not None else None
 
     def _query_prefix(self, connection_id: str, prefix: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(connection_pk(connection_id))
-            & Key("sk").begins_with(prefix),
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._table.query(**kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        condition = Key("pk").eq(connection_pk(connection_id)) & Key("sk").begins_with(prefix)
+        return list(query_all(self._table, KeyConditionExpression=condition, ConsistentRead=True))

@@ -21,6 +21,7 @@ from boto3.dynamodb.conditions import Key
 from boxcasb.errors import InvalidRequest
 from boxcasb.scan.model import Exposure, FileRecord
 from boxcasb.scan.plan import StoredState
+from boxcasb.state_store import query_all
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -54,22 +55,21 @@ class InventoryStore:
         self._table = table
 
     def folder_state(self, connection_id: str, folder_id: str) -> dict[str, StoredState]:
-        state: dict[str, StoredState] = {}
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(_folder_pk(connection_id, folder_id)),
-            "ProjectionExpression": "sk, sha1, fingerprint, policy_version",
+        items = query_all(
+            self._table,
+            KeyConditionExpression=Key("pk").eq(_folder_pk(connection_id, folder_id)),
+            ProjectionExpression="sk, sha1, fingerprint, policy_version, #gen",
+            ExpressionAttributeNames={"#gen": "generation"},
+        )
+        return {
+            str(item["sk"]): StoredState(
+                sha1=str(item["sha1"]) if item.get("sha1") else None,
+                fingerprint=str(item.get("fingerprint", "")),
+                policy_version=str(item.get("policy_version", "")),
+                generation=int(item.get("generation", 0)),
+            )
+            for item in items
         }
-        while True:
-            answer = self._table.query(**kwargs)
-            for item in answer.get("Items", []):
-                state[str(item["sk"])] = StoredState(
-                    sha1=str(item["sha1"]) if item.get("sha1") else None,
-                    fingerprint=str(item.get("fingerprint", "")),
-                    policy_version=str(item.get("policy_version", "")),
-                )
-            if "LastEvaluatedKey" not in answer:
-                return state
-            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def put_many(self, connection_id: str, records: Iterable[FileRecord]) -> None:
         """Write scans in BatchWriteItem requests of 25. Unconditional on purpose: a batch counts

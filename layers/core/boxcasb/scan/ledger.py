@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from boxcasb.clock import Clock, utc_now
 from boxcasb.scan.model import GenerationStatus, ScanCounters, ScanGap, ScanGeneration
-from boxcasb.state_store import connection_pk, is_conditional_failure
+from boxcasb.state_store import connection_pk, is_conditional_failure, query_all
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -317,17 +317,8 @@ class ScanLedger:
         return bool(item and item.get("done"))
 
     def _query(self, pk: str, prefix: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(pk) & Key("sk").begins_with(prefix),
-            "ConsistentRead": True,
-        }
-        while True:
-            answer = self._table.query(**kwargs)
-            items.extend(answer.get("Items", []))
-            if "LastEvaluatedKey" not in answer:
-                return items
-            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        condition = Key("pk").eq(pk) & Key("sk").begins_with(prefix)
+        return list(query_all(self._table, KeyConditionExpression=condition, ConsistentRead=True))
 
     def _backoff(self, attempt: int) -> None:
         self._sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))  # noqa: S311 (jitter)

@@ -16,6 +16,7 @@ class StoredState:
     sha1: str | None
     fingerprint: str
     policy_version: str
+    generation: int = 0  # the last generation that scanned it (0: only priority rescans)
 
 
 @dataclass(frozen=True)

@@ -122,15 +122,16 @@ class PriorityScanner:
         if folder.has_collaborations:
             inherited = merge_collaborators(inherited, box.collaborators("folders", folder.id, owner))
         listing = box.list_folder(folder.id, path, owner, folder.id)
+        stored = self._inventory.folder_state(connection_id, folder.id)
         plan = plan_folder(
             listing.files,
-            self._inventory.folder_state(connection_id, folder.id),
+            stored,
             inherited,
             self._scanner.policy_version,
             folder_link,
         )
         for work in plan.changed:
-            stored = self._inventory.get(connection_id, folder.id, work.file.id)
+            before = stored.get(work.file.id)
             record = self._scanner.scan(
                 connection_id,
                 box,
@@ -138,7 +139,7 @@ class PriorityScanner:
                 work.file,
                 inherited,
                 content_changed=work.content_changed,
-                generation=stored.generation if stored else 0,
+                generation=before.generation if before else 0,
                 folder_link=folder_link,
             )
             self._inventory.put(connection_id, record)

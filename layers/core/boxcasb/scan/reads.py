@@ -126,7 +126,6 @@ class ScanReads:
 
     def __init__(self, box: RawGet) -> None:
         self._box = box
-        self._last_pages = 0  # pages read by the last walk through _pages
 
     def list_folder(self, folder_id: str, path: str, as_user: str | None, key: str) -> FolderListing:
         """Every file and folder directly in the folder (web links are not scanned), all pages.
@@ -134,13 +133,14 @@ class ScanReads:
         `key` is the folder as the inventory names it: its id, or the owner's root key.
         """
         listing = FolderListing()
-        for entry in self._pages(f"/folders/{folder_id}/items", FILE_FIELDS, as_user):
-            kind = entry.get("type")
-            if kind == "file":
-                listing.files.append(listed_file(entry, key, path))
-            elif kind == "folder":
-                listing.folders.append(listed_folder(entry))
-        listing.pages = self._last_pages
+        for page in self._pages(f"/folders/{folder_id}/items", FILE_FIELDS, as_user):
+            listing.pages += 1
+            for entry in page:
+                kind = entry.get("type")
+                if kind == "file":
+                    listing.files.append(listed_file(entry, key, path))
+                elif kind == "folder":
+                    listing.folders.append(listed_folder(entry))
         return listing
 
     def get_file(self, file_id: str, as_user: str | None) -> tuple[ListedFile, list[str]]:
@@ -171,22 +171,22 @@ class ScanReads:
     def collaborators(self, kind: str, item_id: str, as_user: str | None) -> list[Collaborator]:
         """Who a file's or folder's own collaborations reach (`kind` is "files" or "folders")."""
         found = []
-        for entry in self._pages(f"/{kind}/{item_id}/collaborations", COLLABORATION_FIELDS, as_user):
-            collaborator = _collaborator(entry)
-            if collaborator is not None:
-                found.append(collaborator)
+        for page in self._pages(f"/{kind}/{item_id}/collaborations", COLLABORATION_FIELDS, as_user):
+            for entry in page:
+                collaborator = _collaborator(entry)
+                if collaborator is not None:
+                    found.append(collaborator)
         return found
 
-    def _pages(self, path: str, fields: str, as_user: str | None) -> Iterator[dict[str, Any]]:
+    def _pages(self, path: str, fields: str, as_user: str | None) -> Iterator[list[dict[str, Any]]]:
+        """Each page's entries, following Box's markers to the end."""
         marker: str | None = None
-        self._last_pages = 0
         while True:
             params = {"fields": fields, "limit": str(PAGE_LIMIT), "usemarker": "true"}
             if marker:
                 params["marker"] = marker
             page = self._box.get_json(path, params, as_user)
-            self._last_pages += 1
-            yield from (e for e in page.get("entries") or [] if isinstance(e, dict))
+            yield [e for e in page.get("entries") or [] if isinstance(e, dict)]
             marker = page.get("next_marker") or None
             if not marker:
                 return

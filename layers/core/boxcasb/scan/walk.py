@@ -167,17 +167,7 @@ class BulkScanWorker:
             logger.info("scan generation closed before it started", extra={"generation": generation.number})
             return
         generation = walking
-        roots = [
-            FolderJob(
-                connection_id=generation.connection_id,
-                generation=generation.number,
-                folder_id="0",
-                as_user=as_user,
-                walker=user_id,
-                path="/",
-            )
-            for user_id, as_user in walkers.users
-        ]
+        roots = [_root_job(generation, user_id, as_user) for user_id, as_user in walkers.users]
         self._emit(generation, START_JOB, roots)
         self._finish(generation, START_JOB, {})
 
@@ -320,6 +310,18 @@ def _job_id(job: BulkJob) -> str:
     return START_JOB if isinstance(job, StartJob) else job.job_id
 
 
+def _root_job(generation: ScanGeneration, user_id: str, as_user: str | None) -> FolderJob:
+    """A user's root folder ("0", as that user: As-User, or None for the connected admin)."""
+    return FolderJob(
+        connection_id=generation.connection_id,
+        generation=generation.number,
+        folder_id="0",
+        as_user=as_user,
+        walker=user_id,
+        path="/",
+    )
+
+
 def _placeholder(generation: ScanGeneration, job_id: str) -> FolderJob | FileBatchJob:
     kind, rest = job_id[:1], job_id[1:]
     if kind == "B":
@@ -334,14 +336,7 @@ def _placeholder(generation: ScanGeneration, job_id: str) -> FolderJob | FileBat
         )
     if rest.endswith(":0"):  # a user's root: the user left the enterprise since the start listed them
         user_id = rest.removesuffix(":0")
-        return FolderJob(
-            connection_id=generation.connection_id,
-            generation=generation.number,
-            folder_id="0",
-            as_user=user_id,
-            walker=user_id,
-            path="/",
-        )
+        return _root_job(generation, user_id, user_id)
     # A folder no longer listed where it was: listed again (as the admin) it scans or 404s into a gap.
     return FolderJob(
         connection_id=generation.connection_id,
