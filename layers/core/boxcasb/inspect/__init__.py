@@ -1,0 +1,1 @@
+"""Content inspection: text extraction and detectors."""
