@@ -1,7 +1,7 @@
 """A fake Box server for local runs and tests: a real HTTP server on 127.0.0.1.
 
 It speaks the Box API the connector uses (OAuth 2.0 authorization code grant,
-users, folders, files, enterprise events, webhooks and their signed deliveries)
+users, groups, folders, files, enterprise events, webhooks and their signed deliveries)
 with the shapes of Box's OpenAPI spec, over a seeded tenant, with fault injection. Point boxsdk at it
 with ``BaseUrls(**box.base_urls())``.
 """
@@ -18,6 +18,8 @@ from .tenant import (
     Enterprise,
     File,
     Folder,
+    Group,
+    GroupMembership,
     SharedLink,
     Tenant,
     User,
@@ -40,6 +42,8 @@ __all__ = [
     "Faults",
     "File",
     "Folder",
+    "Group",
+    "GroupMembership",
     "RecordedRequest",
     "SharedLink",
     "SyntheticEvents",

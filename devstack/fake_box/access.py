@@ -43,6 +43,10 @@ def manages_users(user: User) -> bool:
     return user.role == "admin" or (user.role == "coadmin" and user.can_manage_users)
 
 
+def manages_groups(user: User) -> bool:
+    return user.role == "admin" or (user.role == "coadmin" and user.can_manage_groups)
+
+
 def reads_admin_logs(user: User) -> bool:
     return user.role in ("admin", "coadmin") and user.can_read_admin_logs
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from . import routes_events, routes_items, routes_users, routes_webhooks
+from . import routes_events, routes_groups, routes_items, routes_users, routes_webhooks, routes_writes
 from .access import Call, bearer_token, resolve_caller
 from .authorize import DECISION_PATH, Authorizer
 from .control import control_router
@@ -25,7 +25,7 @@ from .faults import Faults
 from .recorder import RecordedRequest, RequestLog, redacted_path
 from .seed import seed_tenant
 from .server import HttpServer
-from .tenant import File, Folder, Tenant, User
+from .tenant import File, Folder, Notification, Tenant, User
 from .tokens import TokenGrant, TokenStore
 from .web import ApiError, Request, Response, Router, new_request_id, unauthorized
 from .webhook_triggers import WebhookDispatcher
@@ -76,6 +76,7 @@ class FakeBox:
         tenant_factory: Callable[[], Tenant] | None = None,
     ) -> None:
         self.client_id = client_id
+        self.client_secret = client_secret
         self._tenant_factory = tenant_factory
         self._port = port
         self._clock = clock
@@ -105,9 +106,11 @@ class FakeBox:
         self._api: Router[Call] = Router()
         for method, pattern, handler in (
             *routes_users.ROUTES,
+            *routes_groups.ROUTES,
             *routes_items.ROUTES,
             *routes_events.ROUTES,
             *routes_webhooks.ROUTES,
+            *routes_writes.ROUTES,
         ):
             self._api.add(method, pattern, handler)
         authorizer = Authorizer(client_id, lambda: self.tenant, self._tokens)
@@ -241,6 +244,13 @@ class FakeBox:
         with tenant.lock:
             webhook = tenant.webhooks[webhook_id]
             return self._webhooks.webhook_deleted(tenant, webhook, reason=reason, by=by)
+
+    @property
+    def notifications(self) -> list[Notification]:
+        """What Box would have told people about each API write, and whether it was suppressed."""
+        tenant = self.tenant
+        with tenant.lock:
+            return list(tenant.notifications)
 
     @property
     def requests(self) -> list[RecordedRequest]:

@@ -11,12 +11,13 @@ should fail here, not in production.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .eventlog import Event
-from .tenant import Collaboration, File, Folder, Item, Tenant, User, Webhook
+from .tenant import Collaboration, File, Folder, Group, GroupMembership, Item, Tenant, User, Webhook
 
 # Box writes times with the enterprise's offset (Pacific here), never as "Z".
 _PACIFIC = timezone(timedelta(hours=-8))
@@ -28,6 +29,8 @@ USER_STANDARD = (
     "notification_email",
 )  # fmt: skip
 ITEM_BASE = ("type", "id", "etag")
+GROUP_BASE = ("type", "id")
+GROUP_STANDARD = ("type", "id", "name", "group_type", "created_at", "modified_at")
 MINI = {
     "folder": ("type", "id", "sequence_id", "etag", "name"),
     "file": ("type", "id", "file_version", "sequence_id", "etag", "sha1", "name"),
@@ -52,6 +55,9 @@ STANDARD = {
         "parent", "item_status",
     ),
 }  # fmt: skip
+# Box's classification is an instance of this enterprise metadata template, with one key.
+CLASSIFICATION_TEMPLATE = "securityClassification-6VMVochwUWo"
+CLASSIFICATION_KEY = "Box__Security__Classification__Key"
 # How Box says it sorted a folder listing (folders first, then by name).
 ITEMS_ORDER = [{"by": "type", "direction": "ASC"}, {"by": "name", "direction": "ASC"}]
 _TYPE_RANK = {"folder": 0, "file": 1, "web_link": 2}
@@ -273,6 +279,22 @@ class Renderer:
         definition, color = self._tenant.classifications[item.classification]
         return {"name": item.classification, "definition": definition, "color": color}
 
+    def classification_instance(self, item: Item) -> dict[str, Any]:
+        """The item's classification as Box's metadata instance; the item must have one."""
+        enterprise = self._tenant.enterprise.id
+        template_type = uuid.uuid5(uuid.NAMESPACE_URL, f"fake-box:{enterprise}:{CLASSIFICATION_TEMPLATE}")
+        return {
+            CLASSIFICATION_KEY: item.classification,
+            "$id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fake-box:classification:{item.type}:{item.id}")),
+            "$parent": f"{item.type}_{item.id}",
+            "$template": CLASSIFICATION_TEMPLATE,
+            "$scope": f"enterprise_{enterprise}",
+            "$version": item.classification_version,
+            "$type": f"{CLASSIFICATION_TEMPLATE}-{template_type}",
+            "$typeVersion": 1,
+            "$canEdit": True,
+        }
+
     def _permissions(self, item: Item) -> dict[str, bool]:
         role = self._tenant.access_role(self._viewer, item)
         full = role in _FULL_ROLES
@@ -296,25 +318,72 @@ class Renderer:
             )
         return permissions
 
+    # ----- groups ---------------------------------------------------------
+
+    def group(self, group: Group, fields: Sequence[str] | None) -> dict[str, Any]:
+        tenant, viewer = self._tenant, self._viewer
+
+        def can_invite() -> bool:
+            # "admins_only": the enterprise's admins and co-admins, and the group's own admins.
+            return viewer.role in ("admin", "coadmin") or any(
+                m.group_id == group.id and m.role == "admin" for m in tenant.memberships_of(viewer)
+            )
+
+        getters: Getters = {
+            "type": lambda: "group",
+            "id": lambda: group.id,
+            "name": lambda: group.name,
+            "group_type": lambda: "managed_group",
+            "created_at": lambda: box_time(group.created_at),
+            "modified_at": lambda: box_time(group.created_at),
+            # Full-only fields: Box sends these only when asked for.
+            "description": lambda: group.description,
+            "provenance": lambda: "",
+            "external_sync_identifier": lambda: "",
+            "invitability_level": lambda: "admins_only",
+            "member_viewability_level": lambda: "admins_only",
+            "permissions": lambda: {"can_invite_as_collaborator": can_invite()},
+        }
+        return _pick(getters, GROUP_BASE, GROUP_STANDARD, fields)
+
+    def group_membership(self, membership: GroupMembership) -> dict[str, Any]:
+        tenant = self._tenant
+        return {
+            "type": "group_membership",
+            "id": membership.id,
+            "user": tenant.users[membership.user_id].mini(),
+            "group": tenant.groups[membership.group_id].mini(),
+            "role": membership.role,
+            "created_at": box_time(membership.created_at),
+            "modified_at": box_time(membership.created_at),
+        }
+
     # ----- collaborations, events, webhooks ---------------------------------
 
     def collaboration(self, collaboration: Collaboration) -> dict[str, Any]:
         tenant = self._tenant
-        collaborator = tenant.users[collaboration.user_id]
-        body = {
+        body: dict[str, Any] = {
             "type": "collaboration",
             "id": collaboration.id,
             "item": self.item(tenant.collaboration_item(collaboration), None, mini=True),
-            "accessible_by": {**collaborator.mini(), "is_active": collaborator.is_active},
-            "invite_email": None,
-            "role": collaboration.role,
-            "expires_at": None,
-            "is_access_only": False,
-            "status": collaboration.status,
-            "created_by": tenant.users[collaboration.created_by_id].mini(),
-            "created_at": box_time(collaboration.created_at),
-            "modified_at": box_time(collaboration.created_at),
         }
+        if collaboration.user_id:
+            collaborator = tenant.users[collaboration.user_id]
+            body["accessible_by"] = {**collaborator.mini(), "is_active": collaborator.is_active}
+        # An invite by mail has no one to name: Box's answer for it is not documented, and the
+        # spec's accessible_by is not nullable, so the fake leaves the key out.
+        body.update(
+            {
+                "invite_email": collaboration.invite_email,
+                "role": collaboration.role,
+                "expires_at": None,
+                "is_access_only": False,
+                "status": collaboration.status,
+                "created_by": tenant.users[collaboration.created_by_id].mini(),
+                "created_at": box_time(collaboration.created_at),
+                "modified_at": box_time(collaboration.created_at),
+            }
+        )
         if collaboration.status == "accepted":
             body["acknowledged_at"] = box_time(collaboration.created_at)
         return body

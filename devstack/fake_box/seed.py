@@ -31,6 +31,10 @@ webhooks registered stay the same:
 - carol's ``Designs/Brand/Guidelines/brand-guide.pdf``; the admin's
   ``Policies/HR/travel-policy.pdf`` (company link).
 
+Groups (``SEED_GROUPS``, added last, so no other id changes): ``Finance`` with bob (the
+group's admin) and dave (member), ``Engineering`` with carol; the admins, alice and eve are in
+none.
+
 Events: the 21 hand-written ones below (``SEED_EVENTS``), and with ``history``
 (the default) about 2,500 generated ones around them (``history.py``: every
 type, unknown types, exact boundary instants, late arrivals), all recorded in
@@ -47,7 +51,7 @@ from typing import Any
 
 from .eventlog import EventOptions
 from .history import EventDraft, add_history
-from .tenant import Access, Enterprise, File, Folder, Tenant, User
+from .tenant import Access, Enterprise, File, Folder, GroupRole, Tenant, User
 
 ENTERPRISE = Enterprise(id="1000001", name="Acme Corp", domain="acme.example", subdomain="acme")
 # Box classification labels: name -> (definition, color).
@@ -65,6 +69,11 @@ BIG_FOLDER_SECRET = 1042  # invoice-1042.txt holds a card number: on the second 
 EMEA_FOLDER = "EMEA"  # alice's Documents/Reports/Regions/EMEA, shared with carol (viewer)
 DEEPEST_FOLDER = "Berlin"  # alice's Documents/Reports/Regions/EMEA/Germany/Berlin: six levels down
 FILE_SHARED_INSIDE = "forecast.xlsx"  # bob's Documents/forecast.xlsx: carol collaborates on the file (editor)
+# Managed groups: name -> (user, role in the group), for policies that filter on the owner's groups.
+SEED_GROUPS: dict[str, tuple[tuple[str, GroupRole], ...]] = {
+    "Finance": (("bob", "admin"), ("dave", "member")),
+    "Engineering": (("carol", "member"),),
+}
 
 # AWS's documented example key pair, so secret detectors have something real-looking to find.
 _AWS_EXAMPLE_KEYS = (
@@ -133,6 +142,7 @@ def seed_tenant(
             draft.record(tenant, created_at)
     # After the events: the history is planned over the content above only, so it stays as it was.
     _seed_scan_content(tenant, users, ago)
+    _seed_groups(tenant, users, joined=ago(300))
     return tenant
 
 
@@ -292,3 +302,10 @@ def _seed_scan_content(tenant: Tenant, users: dict[str, User], ago: Callable[[in
         created_at=old,
         shared_link="company",
     )
+
+
+def _seed_groups(tenant: Tenant, users: dict[str, User], joined: datetime) -> None:
+    for name, members in SEED_GROUPS.items():
+        group = tenant.add_group(name, description=f"Acme {name}", created_at=joined)
+        for login, role in members:
+            tenant.add_membership(group, users[login], role, created_at=joined)

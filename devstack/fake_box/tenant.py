@@ -1,8 +1,9 @@
-"""The fake tenant: one enterprise, its users and their content, as plain dataclasses.
+"""The fake tenant: one enterprise, its users, groups and content, as plain dataclasses.
 
 Everything the server answers is read from here, and tests build the situations
 they need with the ``add_*`` helpers (and change them with ``update_content``,
-``set_shared_link``, ``remove_collaboration``, ``delete_item``). Ids are numeric
+``set_shared_link``, ``change_shared_link``, ``move_file``, ``set_classification``,
+``remove_collaboration``, ``delete_item``). Ids are numeric
 strings from per-kind counters, so the same sequence of calls always yields the
 same ids. Every read and write happens under ``lock``; the server holds it for a
 whole API call, and the helpers take it too (it is re-entrant), so tests may call
@@ -41,6 +42,7 @@ CollaborationRole = Literal[
     "co-owner",
 ]
 CollaborationStatus = Literal["accepted", "pending", "rejected"]
+GroupRole = Literal["member", "admin"]
 
 ROOT_FOLDER_NAME = "All Files"
 ANONYMOUS_USER_ID = "2"  # Box's id for someone not logged in, e.g. behind an open shared link
@@ -53,6 +55,8 @@ _ID_STARTS = {
     "web_link": 600_000_001,
     "collaboration": 70_000_000_001,
     "webhook": 800_001,
+    "group": 90_001,
+    "group_membership": 9_000_001,
 }
 
 
@@ -80,6 +84,8 @@ class User:
     can_manage_users: bool  # co-admin "Manage users": needed for /users and As-User
     can_read_admin_logs: bool  # co-admin "Run reports": needed for admin_logs
     job_title: str = ""
+    can_edit_settings: bool = False  # co-admin "Edit settings for your company": suppresses notifications
+    can_manage_groups: bool = False  # co-admin "Manage groups": needed for other users' memberships
 
     @property
     def is_active(self) -> bool:
@@ -118,6 +124,7 @@ class _Item:
     description: str = ""
     shared_link: SharedLink | None = None
     classification: str | None = None  # a key of Tenant.classifications
+    classification_version: int = 0  # the classification metadata instance's $version
 
 
 @dataclass(kw_only=True)
@@ -170,11 +177,12 @@ class Collaboration:
     id: str
     item_type: Literal["file", "folder"]
     item_id: str
-    user_id: str  # the collaborator (accessible_by)
+    user_id: str  # the collaborator (accessible_by); "" for an invite by mail (``invite_email``)
     role: CollaborationRole
     status: CollaborationStatus
     created_by_id: str
     created_at: datetime
+    invite_email: str | None = None  # an invite to an address with no Box account (always pending)
 
 
 class Collaborations(MutableMapping[str, Collaboration]):
@@ -199,12 +207,14 @@ class Collaborations(MutableMapping[str, Collaboration]):
         self._by_id[collaboration_id] = collaboration
         key = (collaboration.item_type, collaboration.item_id)
         self._by_item.setdefault(key, {})[collaboration_id] = collaboration
-        self._by_user.setdefault(collaboration.user_id, {})[collaboration_id] = collaboration
+        if collaboration.user_id:
+            self._by_user.setdefault(collaboration.user_id, {})[collaboration_id] = collaboration
 
     def __delitem__(self, collaboration_id: str) -> None:
         collaboration = self._by_id.pop(collaboration_id)
         _unindex(self._by_item, (collaboration.item_type, collaboration.item_id), collaboration_id)
-        _unindex(self._by_user, collaboration.user_id, collaboration_id)
+        if collaboration.user_id:
+            _unindex(self._by_user, collaboration.user_id, collaboration_id)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._by_id)
@@ -274,6 +284,46 @@ class Webhook:
     client_id: str  # webhooks belong to the app that created them
 
 
+@dataclass
+class Group:
+    """A managed group of the enterprise (Box's ``managed_group``; the all-users group is not modelled)."""
+
+    id: str
+    name: str
+    created_at: datetime
+    description: str = ""
+
+    def mini(self) -> dict[str, Any]:
+        return {"type": "group", "id": self.id, "name": self.name, "group_type": "managed_group"}
+
+
+@dataclass
+class GroupMembership:
+    id: str
+    group_id: str
+    user_id: str
+    role: GroupRole
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What Box would tell people about a write made through the API, and whether it was kept quiet.
+
+    ``recipients`` are user ids (or invited addresses). ``suppressed``: the caller asked for
+    silence (``Box-Notifications: off``, or ``notify=false`` on an invite) and was allowed it; a
+    suppressed write also sends no webhook deliveries.
+    """
+
+    kind: str
+    item_type: str
+    item_id: str
+    actor_id: str
+    recipients: tuple[str, ...]
+    asked_quiet: bool
+    suppressed: bool
+
+
 class TenantListener(Protocol):
     """Told about changes as they happen, with the tenant lock held: must not block."""
 
@@ -308,9 +358,16 @@ class Tenant:
         self.events = EventLog()
         self.event_options = event_options or EventOptions()
         self.webhooks: dict[str, Webhook] = {}
+        self.groups: dict[str, Group] = {}
+        self.group_memberships: dict[str, GroupMembership] = {}
         # Box classification labels: name -> (definition, color).
         self.classifications: dict[str, tuple[str, str]] = {}
         self.listeners: list[TenantListener] = []
+        # Box support enables "Can suppress email notifications from API calls" per app. Off here,
+        # Box-Notifications: off changes nothing: the notifications go out (Box does not document
+        # its answer; refusing the call would be the other reading).
+        self.notification_suppression_enabled = True
+        self.notifications: list[Notification] = []
         self._clock = clock
         self._children: dict[str, list[Item]] = {}
         self._ids = {kind: itertools.count(start) for kind, start in _ID_STARTS.items()}
@@ -332,8 +389,10 @@ class Tenant:
         can_manage_users: bool | None = None,
         can_read_admin_logs: bool | None = None,
         job_title: str = "",
+        can_edit_settings: bool | None = None,
+        can_manage_groups: bool | None = None,
     ) -> User:
-        """Add a user with an empty root folder; admins and co-admins get both privileges by default."""
+        """Add a user with an empty root folder; admins and co-admins get every privilege by default."""
         with self.lock:
             if any(user.login == login for user in self.users.values()):
                 raise ValueError(f"a user with login {login!r} exists")
@@ -363,6 +422,8 @@ class Tenant:
                 can_manage_users=privileged if can_manage_users is None else can_manage_users,
                 can_read_admin_logs=privileged if can_read_admin_logs is None else can_read_admin_logs,
                 job_title=job_title,
+                can_edit_settings=privileged if can_edit_settings is None else can_edit_settings,
+                can_manage_groups=privileged if can_manage_groups is None else can_manage_groups,
             )
             self.users[user.id] = user
             return user
@@ -470,6 +531,60 @@ class Tenant:
             _bump(item)
             return item.shared_link
 
+    def change_shared_link(
+        self,
+        item: Item,
+        access: Access | None,
+        *,
+        can_download: bool | None = None,
+        can_edit: bool | None = None,
+        password_enabled: bool | None = None,
+    ) -> SharedLink | None:
+        """Box's ``PUT`` of ``shared_link``: ``None`` removes the link; a change keeps its URL and
+        counts (``None`` arguments keep what the link had); the enterprise's narrowing
+        (``effective_access``) no longer applies. Etag and sequence_id move on.
+        """
+        with self.lock:
+            if access is None:
+                item.shared_link = None
+            else:
+                link = item.shared_link
+                if link is None:
+                    link = self.share(item, access)
+                else:
+                    link.access, link.effective_access = access, None
+                if can_download is not None:
+                    link.can_download = can_download
+                if can_edit is not None:
+                    link.can_edit = can_edit
+                if password_enabled is not None:
+                    link.is_password_enabled = password_enabled
+            _bump(item)
+            return item.shared_link
+
+    def move_file(self, file: File, parent: Folder) -> None:
+        """Move the file into ``parent``. Box gives an item the owner of the folder it is in, so a
+        file moved into someone else's folder becomes theirs. Etag and sequence_id move on."""
+        with self.lock:
+            if file.parent_id == parent.id:
+                return
+            if file.parent_id is not None:
+                siblings = self._children[file.parent_id]
+                siblings[:] = [child for child in siblings if child is not file]
+            self._children[parent.id].append(file)
+            file.parent_id = parent.id
+            file.owner_id = parent.owner_id
+            _bump(file)
+
+    def set_classification(self, item: Item, name: str) -> None:
+        """Apply a classification label (Box's securityClassification metadata instance)."""
+        with self.lock:
+            if name not in self.classifications:
+                raise ValueError(f"unknown classification {name!r}")
+            if item.classification is not None:
+                item.classification_version += 1
+            item.classification = name
+
     def update_content(
         self, file: File, content: bytes | str, *, modified_at: datetime | None = None
     ) -> File:
@@ -510,6 +625,31 @@ class Tenant:
             self.collaborations[collaboration.id] = collaboration
             return collaboration
 
+    def invite_by_email(
+        self,
+        item: File | Folder,
+        email: str,
+        *,
+        role: CollaborationRole = "viewer",
+        created_by: User | None = None,
+        created_at: datetime | None = None,
+    ) -> Collaboration:
+        """An invite to an address with no Box account: pending until someone signs up with it."""
+        with self.lock:
+            collaboration = Collaboration(
+                id=self._next_id("collaboration"),
+                item_type=item.type,
+                item_id=item.id,
+                user_id="",
+                role=role,
+                status="pending",
+                created_by_id=(created_by.id if created_by else item.owner_id),
+                created_at=created_at or self.now(),
+                invite_email=email,
+            )
+            self.collaborations[collaboration.id] = collaboration
+            return collaboration
+
     def remove_collaboration(self, collaboration: Collaboration) -> None:
         """End a collaboration (no event is recorded: add a ``COLLABORATION_REMOVE`` for that)."""
         with self.lock:
@@ -526,10 +666,13 @@ class Tenant:
         ip_address: str = "203.0.113.10",
         additional_details: dict[str, Any] | None = None,
         accessible_by: User | None = None,
+        notify: bool = True,
     ) -> Event:
         """Record an enterprise event; it is appended to the stream in call order.
 
         ``created_at`` defaults to now and ``arrived_at`` (when Box had it) to ``created_at``.
+        ``notify=False`` records it without telling the listeners (no webhook deliveries), as
+        for a write made with notifications suppressed.
         """
         with self.lock:
             template = self.event_template(
@@ -540,10 +683,17 @@ class Tenant:
                 additional_details=additional_details,
                 accessible_by=accessible_by,
             )
-            return self.add_event_like(template, created_at=created_at or self.now(), arrived_at=arrived_at)
+            return self.add_event_like(
+                template, created_at=created_at or self.now(), arrived_at=arrived_at, notify=notify
+            )
 
     def add_event_like(
-        self, template: Event, *, created_at: datetime, arrived_at: datetime | None = None
+        self,
+        template: Event,
+        *,
+        created_at: datetime,
+        arrived_at: datetime | None = None,
+        notify: bool = True,
     ) -> Event:
         """Record an event with ``template``'s body (see ``event_template``) and its own seq, id and times."""
         arrived = arrived_at or created_at
@@ -568,7 +718,7 @@ class Tenant:
                 extra=template.extra,
             )
             self.events.record(event)
-            for listener in list(self.listeners):
+            for listener in list(self.listeners) if notify else ():
                 listener.event_recorded(self, event)
             return event
 
@@ -668,6 +818,39 @@ class Tenant:
             self.webhooks[webhook.id] = webhook
             return webhook
 
+    def add_group(self, name: str, *, description: str = "", created_at: datetime | None = None) -> Group:
+        """A managed group; names are unique in the enterprise (Box refuses a second with 409)."""
+        with self.lock:
+            if any(group.name == name for group in self.groups.values()):
+                raise ValueError(f"a group named {name!r} exists")
+            group = Group(
+                id=self._next_id("group"),
+                name=name,
+                created_at=created_at or self.now(),
+                description=description,
+            )
+            self.groups[group.id] = group
+            return group
+
+    def add_membership(
+        self, group: Group, user: User, role: GroupRole = "member", *, created_at: datetime | None = None
+    ) -> GroupMembership:
+        """Put a user in a group, once; only the enterprise's own users can be members."""
+        with self.lock:
+            if user.enterprise_id != self.enterprise.id:
+                raise ValueError(f"{user.login} is not a user of the enterprise")
+            if any(m.group_id == group.id for m in self.memberships_of(user)):
+                raise ValueError(f"{user.login} is already a member of {group.name!r}")
+            membership = GroupMembership(
+                id=self._next_id("group_membership"),
+                group_id=group.id,
+                user_id=user.id,
+                role=role,
+                created_at=created_at or self.now(),
+            )
+            self.group_memberships[membership.id] = membership
+            return membership
+
     def delete_item(self, item: Item, *, by: User | None = None) -> list[Item]:
         """Remove the item and everything beneath it, with their collaborations; returns what went.
 
@@ -709,6 +892,10 @@ class Tenant:
 
     def root_of(self, user: User) -> Folder:
         return self.folders[user.root_id]
+
+    def memberships_of(self, user: User) -> list[GroupMembership]:
+        """The user's group memberships, oldest first (a scan: tenants hold few memberships)."""
+        return [m for m in self.group_memberships.values() if m.user_id == user.id]
 
     def find_item(self, kind: str, item_id: str) -> Item | None:
         if kind == "folder":

@@ -17,7 +17,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from pydantic import ValidationError
 
 from boxcasb.errors import BoxRateLimited
@@ -29,6 +28,7 @@ from boxcasb.rate_limit import (
     RateLimitSettings,
     WindowedRateLimiter,
 )
+from tests.support.moto_tables import pk_sk_table
 
 KEY = "c0ffee00-0000-4000-8000-000000000001"
 T0 = 1_800_000_000.0  # a window start (divisible by 10)
@@ -55,26 +55,7 @@ class FakeClock:
 
 @pytest.fixture
 def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    # The integration stack (same pytest session) points boto3 at its moto server: not here.
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
-        created = dynamodb.create_table(
-            TableName="state",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-        )
-        dynamodb.meta.client.update_time_to_live(
-            TableName="state", TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-        )
+    with pk_sk_table(monkeypatch, "state", "expires_at") as created:
         yield created
 
 

@@ -17,7 +17,6 @@ index write); a query on them reads the page's events from the table with BatchG
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import operator
@@ -32,6 +31,7 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from boxcasb.activity.model import ActivityEvent, timestamp
+from boxcasb.cursor import NOT_OURS, decode_cursor, encode_cursor
 from boxcasb.errors import InvalidRequest
 
 if TYPE_CHECKING:
@@ -112,12 +112,12 @@ class ActivityStore:
             items, last_key = self._query(None, key, filters, q.limit - len(found), start_key)
             found.extend(items)
             if last_key is not None:  # this day holds more: resume inside it
-                return ActivityPage(found, _encode_cursor({"day": day.isoformat(), "key": last_key}))
+                return ActivityPage(found, encode_cursor({"day": day.isoformat(), "key": last_key}))
             start_key = None
             day -= timedelta(days=1)
             if len(found) >= q.limit:
                 more = day >= _day(q.since)
-                return ActivityPage(found, _encode_cursor({"day": day.isoformat()}) if more else None)
+                return ActivityPage(found, encode_cursor({"day": day.isoformat()}) if more else None)
         return ActivityPage(found, None)
 
     def _query_partition(
@@ -130,7 +130,7 @@ class ActivityStore:
     ) -> ActivityPage:
         keys, last_key = self._query(index, key, filters, limit, cursor.get("key") if cursor else None)
         events = self._events_by_key(keys)
-        return ActivityPage(events, _encode_cursor({"key": last_key}) if last_key is not None else None)
+        return ActivityPage(events, encode_cursor({"key": last_key}) if last_key is not None else None)
 
     def _events_by_key(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The table's events for index entries, in the index's order (an expired one is skipped)."""
@@ -216,17 +216,10 @@ def _day(moment: datetime) -> datetime:
     return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
 
 
-def _encode_cursor(value: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode()
-
-
 def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     if not cursor:
         return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("the cursor is not one this API issued") from None
-    if not isinstance(value, dict) or not isinstance(value.get("key", {}), dict):
-        raise InvalidRequest("the cursor is not one this API issued")
+    value = decode_cursor(cursor)
+    if not isinstance(value.get("key", {}), dict):
+        raise InvalidRequest(NOT_OURS)
     return value

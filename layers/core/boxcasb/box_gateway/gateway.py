@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import IO, Any
 
-from box_sdk_gen.box.errors import BoxSDKError
+from box_sdk_gen.box.errors import BoxAPIError, BoxSDKError
 from box_sdk_gen.client import BoxClient
 from box_sdk_gen.managers.events import GetEventsStreamType
 from box_sdk_gen.managers.users import GetUsersUserType
@@ -25,7 +25,7 @@ from boxcasb.activity.model import EventPage
 from boxcasb.box_gateway.auth import ConnectionAuth, IssuedTokenSource, StoredTokenSource
 from boxcasb.box_gateway.errors import translate
 from boxcasb.box_gateway.oauth_app import BoxApp, CallCounter
-from boxcasb.errors import BoxRequestFailed, Conflict
+from boxcasb.errors import BoxRequestFailed, Conflict, ContentTooLarge
 from boxcasb.models import BoxUser, StoredTokens, TokenSet
 from boxcasb.rate_limit import Lane, RateLimiter
 from boxcasb.token_store import TokenStore
@@ -33,6 +33,7 @@ from boxcasb.token_store import TokenStore
 USER_FIELDS = ["id", "name", "login", "role", "status", "enterprise"]
 LISTING_FIELDS = ["id", "name", "type", "owned_by"]
 PAGE_LIMIT = 1000  # the most Box returns per page of users, folder items or webhooks
+DOWNLOAD_CHUNK = 1024 * 1024
 
 
 def _user(user: UserFull) -> BoxUser:
@@ -57,6 +58,14 @@ def _call[T](fn: Callable[[], T]) -> T:
         return fn()
     except BoxSDKError as exc:
         raise translate(exc) from None
+
+
+@dataclass(frozen=True)
+class JsonReply:
+    """A raw answer of Box: its status and JSON body (`{}` when it sent none, e.g. a 204)."""
+
+    status: int
+    body: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -186,6 +195,59 @@ class BoxGateway:
         client = self._acting(user_id)
         response = _call(lambda: client.make_request(options))
         return response.data if isinstance(response.data, dict) else {}
+
+    def download(self, file_id: str, user_id: str | None, into: IO[bytes], max_bytes: int) -> int:
+        """The file's content streamed into `into`, as `user_id`; the byte count. Past `max_bytes`
+        it stops reading and raises ContentTooLarge, whatever size the listing claimed."""
+        stream = _call(lambda: self._acting(user_id).downloads.download_file(file_id))
+        if stream is None:
+            return 0
+        written = 0
+        with stream:
+            while chunk := stream.read(DOWNLOAD_CHUNK):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise ContentTooLarge(f"file {file_id} is over {max_bytes} bytes")
+                into.write(chunk)
+        return written
+
+    def send_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | list[Any] | None = None,
+        user_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+        answers: Collection[int] = (),
+    ) -> JsonReply:
+        """A raw write of the API (`path` after /2.0), as `user_id`, with the JSON `body` as sent.
+
+        Box errors raise our typed errors, except statuses in `answers`, which come back as a
+        reply with Box's error body: a 409 `item_name_in_use` names the item in the way in its
+        `context_info`, which a find-or-create needs and a translated error would drop.
+        """
+        options = FetchOptions(
+            url=f"{self._app.network_session.base_urls.base_url}/2.0{path}",
+            method=method,
+            params=params,
+            headers=headers,
+            data=body,
+            content_type=content_type,
+        )
+        client = self._acting(user_id)
+        try:
+            response = client.make_request(options)
+        except BoxAPIError as exc:
+            if exc.response_info.status_code in answers:
+                error = exc.response_info.body
+                return JsonReply(exc.response_info.status_code, error if isinstance(error, dict) else {})
+            raise translate(exc) from None
+        except BoxSDKError as exc:
+            raise translate(exc) from None
+        return JsonReply(response.status, response.data if isinstance(response.data, dict) else {})
 
     def force_token_refresh(self) -> StoredTokens:
         return self._auth.force_refresh()

@@ -1,0 +1,1 @@
+"""Activity policies over the enterprise event stream: rule configs, their evaluation and state."""

@@ -1,0 +1,1 @@
+"""Findings become alerts: one per policy and object, opened, seen again, resolved or dismissed."""

@@ -1,0 +1,1 @@
+"""Governance actions in Box: plan (dry run) and apply, idempotent, each outcome auditable."""
