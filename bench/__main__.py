@@ -6,7 +6,16 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import activity_ingest, api_test_calls, emit, import_time, scan_generation, webhook_intake
+from bench import (
+    activity_ingest,
+    api_test_calls,
+    detectors,
+    emit,
+    extraction,
+    import_time,
+    scan_generation,
+    webhook_intake,
+)
 
 
 def main() -> dict[str, object]:
@@ -21,6 +30,9 @@ def main() -> dict[str, object]:
         "webhook_intake": webhook_intake.run(),
         # 10,000 files, not the 100,000 of `python -m bench.scan_generation`.
         "scan_generations": scan_generation.run(files=scan_generation.MAKE_BENCH_FILES),
+        "text_extraction": extraction.run(),
+        # 20 MB, not the 100 MB of `python -m bench.detectors`.
+        "content_detectors": detectors.run(megabytes=detectors.MAKE_BENCH_MB),
     }
 
 

@@ -28,6 +28,7 @@ TABLE = "AWS::DynamoDB::Table"
 KEY = "AWS::KMS::Key"
 SECRET = "AWS::SecretsManager::Secret"  # noqa: S105 - a resource type name
 QUEUE = "AWS::SQS::Queue"
+TOPIC = "AWS::SNS::Topic"
 
 # CloudFormation SQS properties that become queue attributes under the same name.
 _QUEUE_ATTRIBUTES = (
@@ -84,6 +85,7 @@ class ResourceFactory:
             KEY: self._key,
             SECRET: self._secret,
             QUEUE: self._queue,
+            TOPIC: self._topic,
         }
 
     def create_all(
@@ -134,6 +136,8 @@ class ResourceFactory:
             client.delete_secret(SecretId=physical.ref, ForceDeleteWithoutRecovery=True)
         elif physical.type == QUEUE:
             aws_client("sqs", self._endpoint_url).delete_queue(QueueUrl=physical.ref)
+        elif physical.type == TOPIC:
+            aws_client("sns", self._endpoint_url).delete_topic(TopicArn=physical.ref)
 
     def _name(self, logical_id: str) -> str:
         return f"{self._stack_name}-{logical_id}-{self._suffix}"
@@ -234,6 +238,12 @@ class ResourceFactory:
         url = client.create_queue(**request)["QueueUrl"]
         arn = f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT_ID}:{name}"
         return PhysicalResource(logical_id, QUEUE, url, {"Arn": arn, "QueueName": name, "QueueUrl": url})
+
+    def _topic(self, logical_id: str, props: Mapping[str, Any]) -> PhysicalResource:
+        name = str(props.get("TopicName") or self._name(logical_id))
+        attributes = {k: str(props[k]) for k in ("DisplayName", "KmsMasterKeyId") if k in props}
+        arn = aws_client("sns", self._endpoint_url).create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        return PhysicalResource(logical_id, TOPIC, arn, {"TopicArn": arn, "TopicName": name})
 
 
 def _attribute(value: Any) -> str:

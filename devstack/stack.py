@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any, Self
 
 import boto3
 
+from devstack import data_layers
 from devstack.environment import (
     EnvironmentPatch,
     aws_environment,
@@ -99,6 +102,7 @@ class LocalStack:
         self._timer: ScheduleTimer | None = None
         self._env_patch: EnvironmentPatch | None = None
         self._sandbox: ModuleSandbox | None = None
+        self._opt_dir: Path | None = None  # the makefile layers, built as /opt would hold them
         self._saved_boto3_session: boto3.session.Session | None = None
         self._resolver: Resolver | None = None
         self._factory: ResourceFactory | None = None
@@ -151,6 +155,9 @@ class LocalStack:
             for logical_id, function in self.template.functions.items()
         }
         self._env = {**union_environment(per_function), **aws_environment(moto_url, self._lambda.url)}
+        self._opt_dir = Path(tempfile.mkdtemp(prefix="devstack-opt-"))
+        built = data_layers.build(self.template.layers.values(), self._opt_dir)
+        self._env.update(data_layers.opt_paths(self._env, built))
         self._env_patch = EnvironmentPatch(self._env)
         self._env_patch.apply()
         # A fresh default session, so no credentials or endpoints cached before the stack leak in.
@@ -209,6 +216,9 @@ class LocalStack:
             self._factory.delete_all()
             self._factory = None
         self._moto.stop()
+        if self._opt_dir is not None:
+            shutil.rmtree(self._opt_dir, ignore_errors=True)
+            self._opt_dir = None
         self.started = False
 
     def __enter__(self) -> Self:
@@ -371,7 +381,7 @@ class LocalStack:
                     log.warning(
                         "devstack: %s uses layer %r, which is not in the template", function.logical_id, ref
                     )
-                elif layer.python_dir not in directories:
+                elif layer.python_dir is not None and layer.python_dir not in directories:
                     directories.append(layer.python_dir)
         return directories
 

@@ -43,8 +43,11 @@ class Parameter:
 @dataclass(frozen=True)
 class Layer:
     logical_id: str
-    # The directory that plays /opt/python: where `import <package>` must find the layer's code.
-    python_dir: Path
+    # The directory that plays /opt/python: where `import <package>` must find the layer's code
+    # (None for a layer of data built by a Makefile: devstack.data_layers lays it out).
+    python_dir: Path | None
+    content_dir: Path
+    build_method: str
 
 
 @dataclass(frozen=True)
@@ -281,8 +284,10 @@ def _layer(logical_id: str, properties: Mapping[str, Any], metadata: Mapping[str
     # With a python BuildMethod, `sam build` puts ContentUri itself under /opt/python;
     # a prebuilt layer already has the python/ folder inside.
     build_method = str(metadata.get("BuildMethod", ""))
+    if build_method == "makefile":
+        return Layer(logical_id, None, content, build_method)
     python_dir = content if build_method.startswith("python") else content / "python"
-    return Layer(logical_id, python_dir)
+    return Layer(logical_id, python_dir, content, build_method)
 
 
 def _http_api(logical_id: str, properties: Mapping[str, Any]) -> HttpApi:

@@ -1,11 +1,11 @@
-"""Admin API (IAM-signed): create, list, show and test Box connections; their activity and webhooks."""
+"""Admin API (IAM-signed): Box connections, their activity, webhooks, scans, files and policies."""
 
 from __future__ import annotations
 
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
@@ -13,12 +13,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from boxcasb.activity.store import ActivityQuery
+from boxcasb.alerts.model import ALERT_ID_PATTERN, POLICY_ID_PATTERN, AlertQuery, AlertStatus
 from boxcasb.connect import redirect_uri_for
 from boxcasb.errors import InvalidRequest
 from boxcasb.http_edge import register_error_handlers
 from boxcasb.observability import logger, metrics
+from boxcasb.policies.loader import MAX_DOCUMENT_BYTES
+from boxcasb.policies.policy_set import PolicySet, policy_summary
+from boxcasb.policies.source import StoredOverrides
 from boxcasb.scan.inventory import InventoryQuery
 from boxcasb.scan.model import Exposure
+from boxcasb.severity import Severity
 from boxcasb.wiring import services
 
 app = APIGatewayHttpResolver()
@@ -215,6 +220,138 @@ def list_files(connection_id: str) -> Response[str]:
             "cursor": page.cursor,
         },
     )
+
+
+class ApplyPoliciesRequest(BaseModel):
+    """Body of PUT /connections/{id}/policies: the connection's whole overrides document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    yaml: str = Field(max_length=MAX_DOCUMENT_BYTES)  # "" removes the overrides
+    dry_run: bool = False
+
+
+def _policies_body(connection_id: str, policies: PolicySet) -> dict[str, Any]:
+    return {
+        "connection_id": connection_id,
+        "version": policies.version,
+        "policies": [
+            {**policy_summary(p), "source": policies.sources.get(p.id, "")} for p in policies.all_policies
+        ],
+    }
+
+
+@app.get("/connections/<connection_id>/policies")
+def list_policies(connection_id: str) -> Response[str]:
+    svc = services()
+    svc.store.get_connection(_checked(connection_id))
+    body = _policies_body(connection_id, svc.policies.for_connection(connection_id))
+    stored = svc.policy_overrides.get(connection_id)
+    body["overrides"] = stored.model_dump(mode="json") if stored else None
+    return _json(200, body)
+
+
+@app.put("/connections/<connection_id>/policies")
+def apply_policies(connection_id: str) -> Response[str]:
+    svc = services()
+    svc.store.get_connection(_checked(connection_id))
+    request = ApplyPoliciesRequest.model_validate(_json_body())
+    policies = svc.policies.with_overrides(request.yaml or None)  # 400 naming lines if it can't
+    if not request.dry_run:
+        if request.yaml:
+            who = app.current_event.request_context.authorizer.iam.user_arn or "unknown"
+            overrides = StoredOverrides(text=request.yaml, updated_at=datetime.now(UTC), updated_by=who)
+            svc.policy_overrides.put(connection_id, overrides)
+        else:
+            svc.policy_overrides.delete(connection_id)
+        svc.policies.forget(connection_id)
+        logger.info("policy overrides applied", extra={"version": policies.version})
+    return _json(200, {**_policies_body(connection_id, policies), "applied": not request.dry_run})
+
+
+class ActionsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+@app.get("/connections/<connection_id>/actions")
+def list_actions(connection_id: str) -> Response[str]:
+    """The governance audit: every action taken or dry-run on this connection's files, newest first."""
+    svc = services()
+    svc.store.get_connection(_checked(connection_id))
+    request = ActionsRequest.model_validate(app.current_event.query_string_parameters or {})
+    records = svc.audit_log.recent(connection_id, request.limit)
+    return _json(
+        200, {"connection_id": connection_id, "actions": [r.model_dump(mode="json") for r in records]}
+    )
+
+
+class AlertsRequest(BaseModel):
+    """Query string of GET /alerts: every filter optional, newest activity first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection: str | None = Field(default=None, pattern=CONNECTION_ID)
+    status: AlertStatus | None = None
+    severity: Severity | None = None
+    policy: str | None = Field(default=None, pattern=POLICY_ID_PATTERN)
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=4096)
+
+
+@app.get("/alerts")
+def list_alerts() -> Response[str]:
+    request = AlertsRequest.model_validate(app.current_event.query_string_parameters or {})
+    page = services().alerts.query(
+        AlertQuery(
+            connection_id=request.connection,
+            status=request.status,
+            severity=request.severity,
+            policy_id=request.policy,
+            limit=request.limit,
+            cursor=request.cursor,
+        )
+    )
+    return _json(200, {"alerts": [a.model_dump(mode="json") for a in page.alerts], "cursor": page.cursor})
+
+
+class AlertRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    connection: str = Field(pattern=CONNECTION_ID)
+
+
+@app.get("/alerts/<alert_id>")
+def get_alert(alert_id: str) -> Response[str]:
+    request = AlertRequest.model_validate(app.current_event.query_string_parameters or {})
+    alert = services().alerts.get(request.connection, _checked_alert(alert_id))
+    return _json(200, alert.model_dump(mode="json"))
+
+
+class UpdateAlertRequest(BaseModel):
+    """Body of PATCH /alerts/{id}: an admin dismisses an alert (a resolved one can't be)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection_id: str = Field(pattern=CONNECTION_ID)
+    status: Literal["dismissed"]
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@app.patch("/alerts/<alert_id>")
+def update_alert(alert_id: str) -> Response[str]:
+    request = UpdateAlertRequest.model_validate(_json_body())
+    who = app.current_event.request_context.authorizer.iam.user_arn or "unknown"
+    alert = services().alerts.dismiss(request.connection_id, _checked_alert(alert_id), who, request.reason)
+    logger.info("alert dismissed", extra={"alert_id": alert.alert_id})
+    return _json(200, alert.model_dump(mode="json"))
+
+
+def _checked_alert(alert_id: str) -> str:
+    if not re.match(ALERT_ID_PATTERN, alert_id):
+        raise InvalidRequest("alert ids are 24 hexadecimal characters")
+    return alert_id
 
 
 def _checked(connection_id: str) -> str:

@@ -79,12 +79,16 @@ def test_tables_have_pitr_sse_ttl_and_are_retained(name: str) -> None:
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
 
 
-def test_functions_run_python313_on_arm64_with_the_core_layer() -> None:
+def test_functions_run_python313_on_arm64_with_the_core_and_policies_layers() -> None:
     assert GLOBALS["Runtime"] == "python3.13"
     assert GLOBALS["Architectures"] == ["arm64"]
-    assert GLOBALS["Layers"] == [{"Ref": "CoreLayer"}]
+    assert GLOBALS["Layers"] == [{"Ref": "CoreLayer"}, {"Ref": "PoliciesLayer"}]
     layer = RESOURCES["CoreLayer"]
     assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    # The deployed policies: the Makefile lays them out where POLICIES_DIR points.
+    assert RESOURCES["PoliciesLayer"]["Metadata"] == {"BuildMethod": "makefile"}
+    assert RESOURCES["PoliciesLayer"]["Properties"]["ContentUri"] == "policies/"
+    assert GLOBALS["Environment"]["Variables"]["POLICIES_DIR"] == "/opt/policies"
     for name, fn in FUNCTIONS.items():
         assert (ROOT / fn["Properties"]["CodeUri"] / "app.py").is_file(), name
         assert fn["Properties"]["Handler"] == "app.lambda_handler"
@@ -194,3 +198,11 @@ def test_consumers_report_partial_failures_and_outlive_their_timeout() -> None:
         queue = RESOURCES[source["Queue"]["Fn::GetAtt"][0]]["Properties"]
         timeout = FUNCTIONS[name]["Properties"].get("Timeout", GLOBALS["Timeout"])
         assert queue["VisibilityTimeout"] >= 6 * timeout, name
+
+
+def test_the_alerts_table_has_the_keys_its_store_uses() -> None:
+    from boxcasb.alerts.store import TABLE_KEYS
+
+    props = RESOURCES["AlertsTable"]["Properties"]
+    for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes"):
+        assert props[key] == TABLE_KEYS[key], key

@@ -58,3 +58,7 @@ class BoxRequestFailed(BoxCasbError):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+class ContentTooLarge(BoxCasbError):
+    """A file's content is over the inspection limit: nothing past the limit was read."""

@@ -26,12 +26,13 @@ _STATUS: list[tuple[type[BoxCasbError], int, str]] = [
 ]
 
 
-def error_response(status: int, code: str, message: str) -> Response[dict[str, Any]]:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body={"error": code, "message": message},
-    )
+def error_response(
+    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if details:
+        body["details"] = details
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 def register_error_handlers(app: APIGatewayHttpResolver) -> None:
@@ -44,6 +45,6 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
     def domain_error(exc: BoxCasbError) -> Response[dict[str, Any]]:
         for kind, status, code in _STATUS:
             if isinstance(exc, kind):
-                return error_response(status, code, str(exc))
+                return error_response(status, code, str(exc), getattr(exc, "details", None))
         logger.warning("box error in admin api", extra={"error": type(exc).__name__})
         return error_response(502, "box_error", str(exc))

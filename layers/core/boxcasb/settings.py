@@ -55,6 +55,17 @@ class Settings(BaseModel):
     scan_internal_domains: str = Field(default="", pattern=r"^[A-Za-z0-9.,\- ]*$")
     scan_after_api_test: bool = True  # a connection's first passing Test API starts its first scan
     scan_stall_minutes: int = Field(default=120, ge=10, le=7 * 24 * 60)
+    # Policies: the deployed folder (the PoliciesLayer's /opt/policies; unset: none deployed), and
+    # what one file's inspection may cost.
+    policies_dir: str | None = None
+    alerts_table_name: str | None = None
+    alerts_topic_arn: str | None = None  # unset: alerts are kept, nothing is published
+    # An IP-to-country CSV (DB-IP "IP to Country Lite" layout, CC BY 4.0) for the new-country rule;
+    # unset: that rule is inactive, and says so.
+    geoip_country_csv: str | None = None
+    inspect_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024, le=8 * 1024**3)
+    inspect_max_chars: int = Field(default=50_000_000, ge=1_000_000, le=2_000_000_000)
+    inspect_timeout_seconds: int = Field(default=120, ge=5, le=840)
     # Box allows 1000 requests/min per user: one budget per connection shared by every worker
     # (boxcasb.rate_limit). per_minute comes last: its check reads the others.
     box_rate_limit_window_seconds: int = Field(default=10, ge=1, le=60)

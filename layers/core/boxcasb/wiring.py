@@ -7,9 +7,10 @@ built on first use: the admin API, which never calls Box, does not pay for it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import cache, cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from boxcasb import aws_clients, intake_wiring
@@ -18,15 +19,32 @@ from boxcasb.activity.ingest import Ingestor
 from boxcasb.activity.queue import SqsBackfillQueue
 from boxcasb.activity.store import ActivityStore
 from boxcasb.activity.stream import StreamPoller
+from boxcasb.activity_rules.engine import ActivityEngine
+from boxcasb.activity_rules.geo import ip_country
+from boxcasb.activity_rules.model import ActivityPolicy
+from boxcasb.activity_rules.state import DynamoDbActivityState
+from boxcasb.alerts.notify import notifier_for
+from boxcasb.alerts.service import AlertService
+from boxcasb.alerts.store import AlertStore
 from boxcasb.api_test import ApiTestService, BoxProbe
 from boxcasb.app_credentials import AppCredentialsProvider
 from boxcasb.connect import ConnectService
+from boxcasb.govern.actions import Governor
+from boxcasb.govern.box_writes import GatewayBoxWrites
+from boxcasb.inspect.content import ContentReader
+from boxcasb.inspect.extract import ExtractLimits
 from boxcasb.jobs import AsyncInvoker
 from boxcasb.models import Connection, ConnectionStatus
+from boxcasb.policies.activity_verdicts import ActivityVerdicts
+from boxcasb.policies.enforcement import AuditLog, GovernanceEnforcement
+from boxcasb.policies.inspector import PolicyInspector
+from boxcasb.policies.owner_groups import BoxOwnerGroups
+from boxcasb.policies.source import OverridesStore, PolicySource
+from boxcasb.policies.verdicts import AlertingVerdicts
 from boxcasb.rate_limit import RateLimiters
 from boxcasb.scan.bulk_queue import BulkScanQueue
 from boxcasb.scan.exposure import internal_domains_from
-from boxcasb.scan.file_scan import FileScanner, MetadataOnly
+from boxcasb.scan.file_scan import FileScanner
 from boxcasb.scan.inventory import InventoryStore
 from boxcasb.scan.ledger import ScanLedger
 from boxcasb.scan.priority import PriorityScanner
@@ -49,6 +67,7 @@ if TYPE_CHECKING:
 class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._domains: dict[str, frozenset[str]] = {}
         self.store = StateStore(aws_clients.table(settings.table_name))
         self.credentials = AppCredentialsProvider(
             aws_clients.client("secretsmanager"), settings.box_app_secret_arn
@@ -95,7 +114,17 @@ class Services:
 
     def ingestor(self) -> Ingestor:
         scans = PriorityScanQueue(aws_clients.client("sqs"), self.settings.priority_scan_queue_url)
-        return Ingestor(self.activity_store, scans)
+        return Ingestor(self.activity_store, scans, self.activity_verdicts)
+
+    @cached_property
+    def activity_verdicts(self) -> ActivityVerdicts:
+        geo = ip_country(self.settings.geoip_country_csv)  # loaded once per container
+        state = DynamoDbActivityState(self.store.table, ttl_attribute="expires_at")
+
+        def engine(policies: Sequence[ActivityPolicy]) -> ActivityEngine:
+            return ActivityEngine(policies, state, geo, self.internal_domains)
+
+        return ActivityVerdicts(self.policies.for_connection, engine, self.alerts)
 
     def backfill(self) -> BackfillService:
         s = self.settings
@@ -155,22 +184,68 @@ class Services:
         )
 
     @cached_property
+    def policy_overrides(self) -> OverridesStore:
+        return OverridesStore(self.store.table)
+
+    @cached_property
+    def policies(self) -> PolicySource:
+        folder = self.settings.policies_dir
+        return PolicySource(Path(folder) if folder else None, self.policy_overrides)
+
+    @cached_property
+    def alerts(self) -> AlertService:
+        table = aws_clients.table(_required(self.settings.alerts_table_name, "ALERTS_TABLE_NAME"))
+        return AlertService(
+            AlertStore(table),
+            notifier_for(self.settings.alerts_topic_arn, lambda: aws_clients.client("sns")),
+            lambda: [c.connection_id for c in self.store.list_connections()],
+        )
+
+    @cached_property
     def scan_ledger(self) -> ScanLedger:
         return ScanLedger(self.store.table)
 
+    def internal_domains(self, connection_id: str) -> frozenset[str]:
+        """The enterprise's mail domains: the setting, or the connecting admin's (read once)."""
+        if connection_id not in self._domains:
+            admin_login = self.store.get_connection(connection_id).admin_login
+            self._domains[connection_id] = internal_domains_from(
+                self.settings.scan_internal_domains, admin_login
+            )
+        return self._domains[connection_id]
+
+    @cached_property
+    def audit_log(self) -> AuditLog:
+        return AuditLog(self.store.table)
+
     @cached_property
     def file_scanner(self) -> FileScanner:
-        domains: dict[str, frozenset[str]] = {}
+        s = self.settings
+        reader = ContentReader(
+            ExtractLimits(
+                max_input_bytes=s.inspect_max_bytes,
+                max_output_chars=s.inspect_max_chars,
+                timeout_seconds=s.inspect_timeout_seconds,
+            )
+        )
+        enforcement = GovernanceEnforcement(
+            self._governor, self.alerts, self.audit_log, self.internal_domains
+        )
+        inspector = PolicyInspector(
+            self.policies.for_connection,
+            reader,
+            AlertingVerdicts(self.alerts, enforcement),
+            BoxOwnerGroups(lambda connection_id: self.gateways.for_connection(connection_id, lane="bulk")),
+        )
+        return FileScanner(inspector, self.internal_domains)
 
-        def internal_domains(connection_id: str) -> frozenset[str]:
-            if connection_id not in domains:
-                admin_login = self.store.get_connection(connection_id).admin_login
-                domains[connection_id] = internal_domains_from(
-                    self.settings.scan_internal_domains, admin_login
-                )
-            return domains[connection_id]
-
-        return FileScanner(MetadataOnly(), internal_domains)
+    def _governor(self, connection_id: str) -> Governor:
+        connection = self.store.get_connection(connection_id)
+        return Governor(
+            GatewayBoxWrites(self.gateways.for_connection(connection_id)),
+            connection_id=connection_id,
+            admin_user_id=connection.admin_user_id or "",
+        )
 
     def _bulk_queue(self) -> BulkScanQueue:
         url = _required(self.settings.bulk_scan_queue_url, "BULK_SCAN_QUEUE_URL")

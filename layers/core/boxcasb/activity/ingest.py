@@ -24,10 +24,15 @@ class IngestResult:
     newest: datetime | None
 
 
+class ActivityJudge(Protocol):
+    def judge(self, connection_id: str, events: Sequence[ActivityEvent]) -> int: ...
+
+
 class Ingestor:
-    def __init__(self, store: ActivityStore, scans: ScanQueue) -> None:
+    def __init__(self, store: ActivityStore, scans: ScanQueue, judge: ActivityJudge | None = None) -> None:
         self._store = store
         self._scans = scans
+        self._judge = judge
 
     def ingest(
         self,
@@ -62,8 +67,12 @@ class Ingestor:
         # Stored first, then queued: a crash in between re-reads the page, and both steps are idempotent.
         # Backfilled history queues nothing: the full scan after connecting sees those files as
         # they are now, and a rescan per old change would only repeat it, file by file.
+        # Nor is it judged by the activity policies: 60 days of history would raise a flood of
+        # alerts about the past on the day a connection is made.
         if origin != "backfill":
             self._scans.enqueue(connection_id, list(requests.values()), origin)
+            if self._judge is not None:
+                self._judge.judge(connection_id, events)
         if rejected:
             logger.warning("events without id, type or time were skipped", extra={"count": rejected})
         metrics.add_metric(name="EventsIngested", unit="Count", value=written)

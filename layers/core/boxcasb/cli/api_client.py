@@ -16,11 +16,14 @@ _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.details = details or []  # one entry per problem, when the API lists them
 
 
 @dataclass
@@ -55,6 +58,7 @@ class AdminApi:
                 response.status_code,
                 str(payload.get("error") or "http_error"),
                 str(payload.get("message") or response.reason),
+                [d for d in payload.get("details") or [] if isinstance(d, dict)],
             )
         return payload if isinstance(payload, dict) else {"value": payload}
 

@@ -10,14 +10,16 @@ import re
 import shlex
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import boto3
 
+from boxcasb.cli import alerts, policies
 from boxcasb.cli.api_client import AdminApi, ApiError, stack_outputs
+from boxcasb.cli.listing import MAX_PAGES, list_pages, query_string
 from boxcasb.cli.render import (
     activity_line,
     connection_detail,
@@ -32,7 +34,6 @@ from boxcasb.cli.render import (
 DEFAULT_STACK = "boxcasb"
 TERMINAL_TEST = {"passed", "warning", "failed"}
 # `activities --all` stops after this many pages (and says how to go on), so it always ends.
-MAX_PAGES = 100
 PAGE_SIZE = 100  # the API's default
 ALL_PAGE_SIZE = MAX_PAGE_SIZE = 500
 
@@ -105,7 +106,14 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(run=_activities)
 
     _add_scan_commands(sub)
+    _add_policy_commands(sub)
+    _add_alert_commands(sub)
 
+    _add_webhook_commands(sub)
+    return p
+
+
+def _add_webhook_commands(sub: Any) -> None:
     w = sub.add_parser("webhooks", help="Box webhooks: signature keys, sync, list").add_subparsers(
         required=True, metavar="action"
     )
@@ -126,7 +134,6 @@ def _parser() -> argparse.ArgumentParser:
     c = w.add_parser("list", help="the webhooks recorded for a connection and the last sync's report")
     c.add_argument("connection_id", type=_connection_id)
     c.set_defaults(run=_webhooks_list)
-    return p
 
 
 def _add_scan_commands(sub: Any) -> None:
@@ -144,6 +151,81 @@ def _add_scan_commands(sub: Any) -> None:
     c.add_argument("--limit", type=int, default=100, metavar="N", help="files per page, 1-1000")
     c.add_argument("--all", action="store_true", help=f"follow the pages to the end (at most {MAX_PAGES})")
     c.set_defaults(run=_files)
+
+
+def _add_policy_commands(sub: Any) -> None:
+    g = sub.add_parser("policies", help="file and activity policies: validate, list, apply").add_subparsers(
+        required=True, metavar="action"
+    )
+    c = g.add_parser("validate", help="check policy YAML files locally (no AWS call)")
+    c.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    c.set_defaults(run=lambda args, _session: policies.validate(args.files))
+    c = g.add_parser("list", help="the policies in force for a connection, and its overrides")
+    c.add_argument("connection_id", type=_connection_id)
+    c.set_defaults(run=_policies_list)
+    c = g.add_parser(
+        "apply", help="set a connection's overrides (one YAML document) over the deployed policies"
+    )
+    c.add_argument("connection_id", type=_connection_id)
+    what = c.add_mutually_exclusive_group(required=True)
+    what.add_argument("file", nargs="?", type=Path, metavar="FILE")
+    what.add_argument(
+        "--clear", action="store_true", help="remove the overrides: the deployed policies alone"
+    )
+    c.add_argument(
+        "--dry-run", action="store_true", help="validate against the deployed policies; change nothing"
+    )
+    c.set_defaults(run=_policies_apply)
+
+
+def _add_alert_commands(sub: Any) -> None:
+    c = sub.add_parser("alerts", help="alerts from file and activity policies; `alerts dismiss ID`")
+    c.add_argument("--connection", type=_connection_id, help="only this connection's alerts")
+    c.add_argument("--status", choices=["open", "dismissed", "resolved"])
+    c.add_argument("--severity", choices=["low", "medium", "high", "critical"])
+    c.add_argument("--policy", metavar="POLICY_ID")
+    c.add_argument("--limit", type=int, default=50, metavar="N", help="alerts per page, 1-200")
+    c.add_argument("--all", action="store_true", help=f"follow the pages to the end (at most {MAX_PAGES})")
+    c.set_defaults(run=_alerts)
+    actions = c.add_subparsers(metavar="action")
+    d = actions.add_parser("dismiss", help="dismiss an alert: later matches don't reopen it")
+    d.add_argument("alert_id")
+    d.add_argument("--connection", type=_connection_id, required=True)
+    d.add_argument("--reason", required=True)
+    d.set_defaults(
+        run=lambda args, session: alerts.dismiss(
+            _api(args, session), args.alert_id, args.connection, args.reason, args.json
+        )
+    )
+
+
+def _alerts(args: argparse.Namespace, session: boto3.Session) -> int:
+    filters: dict[str, str | None] = {
+        "connection": args.connection,
+        "status": args.status,
+        "severity": args.severity,
+        "policy": args.policy,
+        "limit": str(args.limit),
+    }
+    return alerts.list_alerts(_api(args, session), filters, args.all, args.json)
+
+
+def _policies_list(args: argparse.Namespace, session: boto3.Session) -> int:
+    answer = policies.show(_api(args, session), args.connection_id)
+    print(json.dumps(answer, indent=2) if args.json else policies.table(answer))
+    return 0
+
+
+def _policies_apply(args: argparse.Namespace, session: boto3.Session) -> int:
+    answer = policies.apply(
+        _api(args, session), args.connection_id, None if args.clear else args.file, args.dry_run
+    )
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    else:
+        verb = "Applied" if answer["applied"] else "Valid (dry run, nothing changed)"
+        print(f"{verb}: version {answer['version']}\n{policies.table(answer)}")
+    return 0
 
 
 def _api(args: argparse.Namespace, session: boto3.Session) -> AdminApi:
@@ -232,17 +314,14 @@ def _files(args: argparse.Namespace, session: boto3.Session) -> int:
         "folder": args.folder,
         "limit": str(args.limit),
     }
-    cursor: str | None = None
-    files: list[dict[str, Any]] = []
-    for _ in range(MAX_PAGES if args.all else 1):
-        answer = api.request("GET", f"/connections/{args.connection_id}/files" + _query(query, cursor))
-        page: list[dict[str, Any]] = answer.get("files") or []
-        files.extend(page)
-        if not args.json and page:
-            print("\n".join(file_line(f) for f in page), flush=True)
-        cursor = answer.get("cursor")
-        if not cursor:
-            break
+    files, cursor = list_pages(
+        api,
+        f"/connections/{args.connection_id}/files",
+        "files",
+        query,
+        all_pages=args.all,
+        show=None if args.json else file_line,
+    )
     if args.json:
         print(json.dumps({"files": files, "cursor": cursor}, indent=2))
     elif not files:
@@ -344,7 +423,9 @@ def _activities(args: argparse.Namespace, session: boto3.Session) -> int:
     events: list[dict[str, Any]] = []
     pages = 0
     while True:
-        answer = api.request("GET", f"/connections/{args.connection_id}/activities" + _query(query, cursor))
+        answer = api.request(
+            "GET", f"/connections/{args.connection_id}/activities" + query_string(query, cursor)
+        )
         # Later pages ask for the very range the first one answered (the default `until` is "now").
         query |= {
             "since": answer.get("since") or query["since"],
@@ -373,12 +454,6 @@ def _activities(args: argparse.Namespace, session: boto3.Session) -> int:
             print("More events; the next page (--cursor):", file=sys.stderr)
         print(f"  {command}", file=sys.stderr)
     return 0
-
-
-def _query(params: Mapping[str, str | None], cursor: str | None) -> str:
-    """`?a=b&...`, every value encoded as SigV4 canonicalises it, so the signed URL is the one sent."""
-    pairs = sorted((k, v) for k, v in {**params, "cursor": cursor}.items() if v is not None)
-    return "?" + urlencode(pairs, quote_via=quote, safe="") if pairs else ""
 
 
 _RELATIVE = re.compile(r"^(\d{1,6})([mhdw])$")

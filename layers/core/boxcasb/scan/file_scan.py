@@ -4,41 +4,68 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import IO, Protocol
 
 from boxcasb.clock import Clock, utc_now
 from boxcasb.scan.exposure import exposure_of, external_collaborators, merge_collaborators
-from boxcasb.scan.model import Collaborator, FileRecord, LinkAccess, ListedFile
+from boxcasb.scan.model import Collaborator, ContentSummary, FileRecord, LinkAccess, ListedFile
 from boxcasb.scan.plan import fingerprint
 
 
 @dataclass(frozen=True)
 class Inspection:
     result: str
-    content_inspected: bool
+    content_inspected: bool = False
+    content: ContentSummary | None = None
+    link_seen_at: datetime | None = None
+    matched_policies: tuple[str, ...] = ()
+
+    def applied_to(self, record: FileRecord) -> FileRecord:
+        return record.model_copy(
+            update={
+                "result": self.result,
+                "content_inspected": self.content_inspected,
+                "content": self.content,
+                "link_seen_at": self.link_seen_at,
+                "matched_policies": list(self.matched_policies),
+            }
+        )
 
 
 class FileInspector(Protocol):
-    """Where content inspection and policies plug in (next issue). Its version keys the incremental
-    scan: a new policy set re-inspects every file once."""
+    """Where content inspection and policies plug in. Its version (per connection: each can
+    override the deployed policies) keys the incremental scan: a new policy set re-inspects every
+    file once."""
 
-    @property
-    def policy_version(self) -> str: ...
+    def policy_version(self, connection_id: str) -> str: ...
 
-    def inspect(self, file: ListedFile, record: FileRecord, content_changed: bool) -> Inspection: ...
+    def inspect(
+        self,
+        connection_id: str,
+        box: ContentSource,
+        as_user: str | None,
+        file: ListedFile,
+        record: FileRecord,
+        previous: FileRecord | None,
+    ) -> Inspection: ...
 
 
-class MetadataOnly:
-    """The inspector until policies exist: the record's metadata and exposure are the result."""
-
-    policy_version = "metadata-1"
-
-    def inspect(self, file: ListedFile, record: FileRecord, content_changed: bool) -> Inspection:
-        return Inspection(result="metadata", content_inspected=False)
+def link_seen_at(record: FileRecord, previous: FileRecord | None) -> datetime | None:
+    """When a scan first saw the file's shared link: kept while a link stays, reset when it goes."""
+    if record.link_access is None:
+        return None
+    if previous is not None and previous.link_access is not None and previous.link_seen_at is not None:
+        return previous.link_seen_at
+    return record.scanned_at
 
 
 class CollaboratorSource(Protocol):
     def collaborators(self, kind: str, item_id: str, as_user: str | None) -> list[Collaborator]: ...
+
+
+class ContentSource(CollaboratorSource, Protocol):
+    def download(self, file_id: str, as_user: str | None, into: IO[bytes], max_bytes: int) -> int: ...
 
 
 class FileScanner:
@@ -52,19 +79,18 @@ class FileScanner:
         self._internal_domains = internal_domains
         self._clock = clock
 
-    @property
-    def policy_version(self) -> str:
-        return self._inspector.policy_version
+    def policy_version(self, connection_id: str) -> str:
+        return self._inspector.policy_version(connection_id)
 
     def scan(
         self,
         connection_id: str,
-        box: CollaboratorSource,
+        box: ContentSource,
         as_user: str | None,
         file: ListedFile,
         inherited: Sequence[Collaborator],
         *,
-        content_changed: bool,
+        previous: FileRecord | None,
         generation: int,
         folder_link: LinkAccess | None = None,
     ) -> FileRecord:
@@ -92,13 +118,10 @@ class FileScanner:
             external_collaborators=external_collaborators(collaborators, domains),
             exposure=exposure_of(file, collaborators, domains, folder_link),
             fingerprint=fingerprint(file, inherited, folder_link),
-            policy_version=self._inspector.policy_version,
+            policy_version=self._inspector.policy_version(connection_id),
             generation=generation,
             scanned_at=self._clock(),
             result="pending",
             content_inspected=False,
         )
-        verdict = self._inspector.inspect(file, record, content_changed)
-        return record.model_copy(
-            update={"result": verdict.result, "content_inspected": verdict.content_inspected}
-        )
+        return self._inspector.inspect(connection_id, box, as_user, file, record, previous).applied_to(record)

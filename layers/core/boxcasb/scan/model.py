@@ -84,6 +84,21 @@ class FileWork(_Model):
 
     file: ListedFile
     content_changed: bool  # sha1, the policy set or nothing stored: inspect the content again
+    stored: bool = False  # the inventory has a record of it: the worker reads it (what it knew)
+
+
+class ContentSummary(_Model):
+    """What the detectors found in a file's text, kept so an exposure change is judged again
+    without downloading the file: valid while the sha1 and the detector set are the same."""
+
+    sha1: str | None
+    detectors: str  # the detector set's version
+    counts: dict[str, int] = {}
+    samples: dict[str, list[str]] = {}  # masked snippets only: never a raw value
+    chars: int = 0
+    truncated: bool = False
+    source: Literal["content", "extracted_text", "none"] = "content"
+    error: str | None = None  # why the text could not be read ("too_large: ...", "zip_bomb: ...")
 
 
 class FileRecord(_Model):
@@ -111,8 +126,11 @@ class FileRecord(_Model):
     policy_version: str
     generation: int  # the last generation that scanned it (0: only priority scans so far)
     scanned_at: datetime
-    result: str  # "metadata" at this stage; the inspector's verdict once policies plug in
-    content_inspected: bool
+    result: str  # "clean", "matched" (matched_policies), or "error" (content.error says why)
+    content_inspected: bool  # this scan read the file's text
+    content: ContentSummary | None = None
+    link_seen_at: datetime | None = None  # the first scan that saw its current shared link
+    matched_policies: list[str] = []
 
 
 class ScanJobKind(StrEnum):

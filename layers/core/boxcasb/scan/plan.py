@@ -74,7 +74,7 @@ def plan_folder(
             or before is None
             or before.fingerprint != fingerprint(file, inherited, folder_link)
         ):
-            changed.append(FileWork(file=file, content_changed=content_changed))
+            changed.append(FileWork(file=file, content_changed=content_changed, stored=before is not None))
         else:
             unchanged += 1
     listed = {f.id for f in files}

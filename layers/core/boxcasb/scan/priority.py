@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import IO, Protocol
 
 from boxcasb.activity.classify import ScanRequest
 from boxcasb.errors import BoxAccessDenied, BoxRequestFailed, NotFound
@@ -25,6 +25,8 @@ class PriorityBox(Protocol):
     def list_folder(self, folder_id: str, path: str, as_user: str | None, key: str) -> FolderListing: ...
 
     def collaborators(self, kind: str, item_id: str, as_user: str | None) -> list[Collaborator]: ...
+
+    def download(self, file_id: str, as_user: str | None, into: IO[bytes], max_bytes: int) -> int: ...
 
     def folder_access(self, folder_id: str, as_user: str | None) -> ListedFolder: ...
 
@@ -95,18 +97,13 @@ class PriorityScanner:
             file = file.model_copy(update={"parent_id": root_key(walker)})
         stored = self._inventory.get(connection_id, file.parent_id, file.id)
         inherited, folder_link = self._inherited(box, above, owner)
-        content_changed = (
-            stored is None
-            or stored.sha1 != file.sha1
-            or stored.policy_version != self._scanner.policy_version
-        )
         record = self._scanner.scan(
             connection_id,
             box,
             owner,
             file,
             inherited,
-            content_changed=content_changed,
+            previous=stored,
             generation=stored.generation if stored else 0,
             folder_link=folder_link,
         )
@@ -127,18 +124,20 @@ class PriorityScanner:
             listing.files,
             stored,
             inherited,
-            self._scanner.policy_version,
+            self._scanner.policy_version(connection_id),
             folder_link,
         )
+        known = [work.file.id for work in plan.changed if work.stored]
+        previous = self._inventory.get_many(connection_id, folder.id, known) if known else {}
         for work in plan.changed:
-            before = stored.get(work.file.id)
+            before = previous.get(work.file.id)
             record = self._scanner.scan(
                 connection_id,
                 box,
                 owner,
                 work.file,
                 inherited,
-                content_changed=work.content_changed,
+                previous=before,
                 generation=before.generation if before else 0,
                 folder_link=folder_link,
             )

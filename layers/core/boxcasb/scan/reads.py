@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from boxcasb.scan.model import Collaborator, LinkAccess, ListedFile, ListedFolder
 
@@ -25,6 +25,8 @@ PAGE_LIMIT = 1000
 
 class RawGet(Protocol):
     def get_json(self, path: str, params: dict[str, str], user_id: str | None = None) -> dict[str, Any]: ...
+
+    def download(self, file_id: str, user_id: str | None, into: IO[bytes], max_bytes: int) -> int: ...
 
 
 @dataclass
@@ -126,6 +128,9 @@ class ScanReads:
 
     def __init__(self, box: RawGet) -> None:
         self._box = box
+
+    def download(self, file_id: str, as_user: str | None, into: IO[bytes], max_bytes: int) -> int:
+        return self._box.download(file_id, as_user, into, max_bytes)
 
     def list_folder(self, folder_id: str, path: str, as_user: str | None, key: str) -> FolderListing:
         """Every file and folder directly in the folder (web links are not scanned), all pages.

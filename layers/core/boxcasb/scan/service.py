@@ -31,7 +31,7 @@ class ScanService:
         connection: Callable[[str], Connection],
         connections: Callable[[], Sequence[Connection]],
         send: Callable[[Sequence[BulkJob]], None],
-        policy_version: str,
+        policy_version: Callable[[str], str],
         stall_after: timedelta,
         clock: Clock = utc_now,
     ) -> None:
@@ -57,7 +57,7 @@ class ScanService:
             number=(latest.number + 1) if latest else 1,
             trigger=trigger,
             status=GenerationStatus.RUNNING,
-            policy_version=self._policy_version,
+            policy_version=self._policy_version(connection_id),
             started_at=self._clock(),
         )
         if not self._ledger.create(generation):

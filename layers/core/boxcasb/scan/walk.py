@@ -11,7 +11,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import IO, Protocol, cast
 
 from boxcasb.errors import (
     BoxAccessDenied,
@@ -32,6 +32,7 @@ from boxcasb.scan.model import (
     Collaborator,
     FileBatchJob,
     FileRecord,
+    FileWork,
     FolderJob,
     GapKind,
     GenerationStatus,
@@ -44,6 +45,31 @@ from boxcasb.scan.plan import plan_folder
 from boxcasb.scan.reads import FolderListing
 
 BATCH_FILES = 100  # files per scan message: ~60 KB of metadata, well under SQS's 256 KB
+# Bytes of content per message, so a batch whose files all need their text read fits the
+# worker's timeout.
+BATCH_BYTES = 256 * 1024 * 1024
+
+
+def file_batches(
+    files: Sequence[FileWork], max_files: int = BATCH_FILES, max_bytes: int = BATCH_BYTES
+) -> list[list[FileWork]]:
+    """In listing order, at most `max_files` and about `max_bytes` a batch (a single larger file is
+    a batch of its own). The batches of a folder are the same on every delivery: their job ids
+    (folder and index) must be."""
+    batches: list[list[FileWork]] = []
+    current: list[FileWork] = []
+    size = 0
+    for work in files:
+        if current and (len(current) == max_files or size + work.file.size > max_bytes):
+            batches.append(current)
+            current, size = [], 0
+        current.append(work)
+        size += work.file.size
+    if current:
+        batches.append(current)
+    return batches
+
+
 START_JOB = "START"
 MAX_THROTTLED = 50  # puts-back after 429s before a job counts as failing
 MAX_UNAVAILABLE = 6  # puts-back after 5xx storms (about 10 minutes in all) before SQS's own retries
@@ -55,6 +81,8 @@ class ScanBox(Protocol):
     def list_folder(self, folder_id: str, path: str, as_user: str | None, key: str) -> FolderListing: ...
 
     def collaborators(self, kind: str, item_id: str, as_user: str | None) -> list[Collaborator]: ...
+
+    def download(self, file_id: str, as_user: str | None, into: IO[bytes], max_bytes: int) -> int: ...
 
 
 class UserDirectory(Protocol):
@@ -196,10 +224,10 @@ class BulkScanWorker:
             files,
             self._inventory.folder_state(job.connection_id, job.inventory_folder),
             job.inherited,
-            self._scanner.policy_version,
+            self._scanner.policy_version(job.connection_id),
             job.inherited_link,
         )
-        for number, start in enumerate(range(0, len(plan.changed), BATCH_FILES)):
+        for number, batch in enumerate(file_batches(plan.changed)):
             children.append(
                 FileBatchJob(
                     connection_id=job.connection_id,
@@ -209,7 +237,7 @@ class BulkScanWorker:
                     as_user=job.as_user,
                     inherited=job.inherited,
                     inherited_link=job.inherited_link,
-                    files=plan.changed[start : start + BATCH_FILES],
+                    files=batch,
                 )
             )
         self._emit(generation, job.job_id, children)
@@ -248,6 +276,8 @@ class BulkScanWorker:
         errors = 0
         records: list[FileRecord] = []
         gaps: list[ScanGap] = []
+        known = [work.file.id for work in job.files if work.stored]
+        previous = self._inventory.get_many(job.connection_id, job.folder_id, known) if known else {}
         for work in job.files:
             try:
                 record = self._scanner.scan(
@@ -256,7 +286,7 @@ class BulkScanWorker:
                     job.as_user,
                     work.file,
                     job.inherited,
-                    content_changed=work.content_changed,
+                    previous=previous.get(work.file.id),
                     generation=job.generation,
                     folder_link=job.inherited_link,
                 )

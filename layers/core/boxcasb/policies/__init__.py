@@ -1,0 +1,1 @@
+"""File and activity policies: the YAML model, its loading, the set's version, and matching."""
