@@ -30,6 +30,9 @@ def main() -> dict[str, object]:
         "webhook_intake": webhook_intake.run(),
         # 10,000 files, not the 100,000 of `python -m bench.scan_generation`.
         "scan_generations": scan_generation.run(files=scan_generation.MAKE_BENCH_FILES),
+        "scan_generations_reading_every_file": scan_generation.run(
+            files=scan_generation.MAKE_BENCH_INSPECT_FILES, policies="inspect-all"
+        ),
         "text_extraction": extraction.run(),
         # 20 MB, not the 100 MB of `python -m bench.detectors`.
         "content_detectors": detectors.run(megabytes=detectors.MAKE_BENCH_MB),

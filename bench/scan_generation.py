@@ -26,7 +26,9 @@ one bulk worker where production runs up to ScanBulkConcurrency Lambdas: files p
 are a floor for our code plus moto, and Box calls are paced by the connection's rate limit.
 
 `python -m bench.scan_generation --files N` (default 100,000; users scale with N, 500 files
-each, the synthetic tenant's own shape at 100,000 files and 200 users).
+each, the synthetic tenant's own shape at 100,000 files and 200 users). `--policies` picks what
+judges the files: none (default: every deployed policy switched off, the scan alone), deployed
+(policies/ as shipped), inspect-all (one content policy that reads every file's text).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CLIENT_ID, CLIENT_SECRET = "bench-client-id", "bench-client-secret"
 DEFAULT_FILES = 100_000
 MAKE_BENCH_FILES = 10_000  # what `python -m bench` runs (the default size takes far longer)
+MAKE_BENCH_INSPECT_FILES = 2_000  # and with every file's text read
 FILES_PER_USER = 500  # synthetic_tenant's defaults: 100,000 files over 200 users
 CHANGED_FRACTION = 0.01
 PRIORITY_FILES = 5  # files rescanned by priority during generation 3, and as many after it
@@ -623,8 +626,38 @@ def what_drives(walk: Walk, files: int) -> dict[str, Any]:
     }
 
 
+INSPECT_ALL = """\
+policies:
+  - kind: file
+    id: bench-read-every-file
+    name: Every file's text through every built-in detector
+    filters:
+      size: {min_bytes: 0}
+      content:
+        detectors: {credit_card: 1, us_ssn: 1, iban: 1, email: 1, aws_access_key_id: 1, private_key: 1}
+"""
+POLICY_MODES = ("none", "deployed", "inspect-all")
+
+
+def apply_policies(api: Any, cid: str, mode: str) -> dict[str, Any]:
+    """none: every deployed policy switched off (the scan alone, as issue 5 measures it); deployed:
+    the policies/ folder as shipped; inspect-all: none of those, and one content policy that reads
+    every file's text (downloads, extraction in a child, detectors)."""
+    if mode == "deployed":
+        return api.request("GET", f"/connections/{cid}/policies")  # type: ignore[no-any-return]
+    deployed = api.request("GET", f"/connections/{cid}/policies")["policies"]
+    disable = "disable: [" + ", ".join(p["id"] for p in deployed) + "]\n"
+    text = disable + (INSPECT_ALL if mode == "inspect-all" else "")
+    return api.request("PUT", f"/connections/{cid}/policies", {"yaml": text})  # type: ignore[no-any-return]
+
+
 def run_once(
-    files: int, users: int, priority: int = PRIORITY_FILES, timeout: float = 3600.0, seed: int = 1
+    files: int,
+    users: int,
+    priority: int = PRIORITY_FILES,
+    timeout: float = 3600.0,
+    seed: int = 1,
+    policies: str = "none",
 ) -> dict[str, Any]:
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     rng = random.Random(seed)
@@ -657,6 +690,8 @@ def run_once(
             consent(begun["authorize_url"], ADMIN_LOGIN)
             stack.wait_for_async(timeout=300)
             cid = str(begun["connection_id"])
+            applied = apply_policies(api, cid, policies)
+            result["policies"] = {"mode": policies, "version": applied["version"]}
             connection = api.request("GET", f"/connections/{cid}")
             result["connect"] = {
                 "wall_seconds": round(time.perf_counter() - connect0, 1),
@@ -721,8 +756,9 @@ def run(
     users: int | None = None,
     priority: int = PRIORITY_FILES,
     timeout: float = 3600.0,
+    policies: str = "none",
 ) -> dict[str, Any]:
-    result = run_once(files, users or default_users(files), priority, timeout)
+    result = run_once(files, users or default_users(files), priority, timeout, policies=policies)
     result["cores"] = len(os.sched_getaffinity(0))
     result["caveat"] = (
         "moto (DynamoDB, SQS), the fake Box and the handlers share this process and its GIL, with one "
@@ -745,8 +781,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--priority", type=int, default=PRIORITY_FILES, help="priority rescans per phase")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for each generation")
+    parser.add_argument(
+        "--policies",
+        choices=POLICY_MODES,
+        default="none",
+        help="none: the scan alone (default); deployed: policies/ as shipped; inspect-all: read every file",
+    )
     args = parser.parse_args(argv)
-    return run(args.files, args.users, args.priority, args.timeout)
+    return run(args.files, args.users, args.priority, args.timeout, args.policies)
 
 
 if __name__ == "__main__":

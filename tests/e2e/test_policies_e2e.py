@@ -238,6 +238,11 @@ def test_cli_policies_and_alerts(
     base = ["--api-url", stack.api_url, "--region", "us-east-1"]
     assert boxcasb([*base, "policies", "list", cid]) == 0
     assert "public-executable" in capsys.readouterr().out
+    assert boxcasb([*base, "policies", "dry-run", cid]) == 0
+    report = capsys.readouterr().out
+    assert "sensitive-content-shared" in report
+    assert "remove_external_collaborators" in report  # keys.docx is shared with eve
+    assert "/Documents/keys.docx" in report
     assert boxcasb([*base, "alerts", "--connection", cid, "--policy", "public-executable"]) == 0
     listed = capsys.readouterr().out
     assert "/Documents/setup.exe" in listed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ FUNCTION_OF = {
     "scan_worker": "ScanWorkerFunction",
     "priority_scan": "PriorityScanFunction",
     "scan_scheduler": "ScanSchedulerFunction",
+    "alert_notifier": "AlertNotifierFunction",
 }
 
 
@@ -56,6 +58,7 @@ def test_every_event_file_is_covered() -> None:
         "scan_worker_poison.json",
         "priority_scan_file.json",
         "scan_scheduler.json",
+        "alert_notifier.json",
     }
 
 
@@ -167,3 +170,42 @@ def test_scan_scheduler_event_starts_a_generation_for_each_connected_connection(
         assert generation is not None
         svc.scan_ledger.close(generation, GenerationStatus.INCOMPLETE)
     stack.wait_for_async(timeout=120)
+
+
+def test_alert_notifier_event_sends_what_a_failed_publish_left_pending(stack: Any) -> None:
+    from boxcasb import aws_clients
+    from boxcasb.alerts.model import Evidence, Finding, FindingSource, ObjectType
+    from boxcasb.alerts.notify import NotificationFailed
+    from boxcasb.alerts.service import AlertService
+    from boxcasb.alerts.store import AlertStore
+    from boxcasb.severity import Severity
+    from tests.support.flows import admin_api, start_connection
+
+    class SnsDown:
+        def notify(self, alert: Any, change: Any) -> None:
+            raise NotificationFailed("SNS is down")
+
+    svc = services()
+    cid = str(start_connection(admin_api(stack.api_url))["connection_id"])
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)  # the failed publish's claim has lapsed
+    finding = Finding(
+        connection_id=cid,
+        policy_id="public-link",
+        policy_name="Public link",
+        severity=Severity.MEDIUM,
+        object_type=ObjectType.FILE,
+        object_id="4242",
+        object_name="notice.txt",
+        evidence=Evidence(exposure="public"),
+        observed_at=an_hour_ago,
+        source=FindingSource(kind="priority"),
+    )
+    store = AlertStore(aws_clients.table(svc.settings.alerts_table_name or ""))
+    failing = AlertService(store, SnsDown(), lambda: [cid], clock=lambda: an_hour_ago)
+    opened = failing.observe(finding.object, ["public-link"], [finding], observed_at=an_hour_ago).opened
+    assert [a.notification_pending for a in opened] == [True]
+    answer = invoke(stack, "alert_notifier.json")
+    assert answer["status"] == "done"
+    assert answer["sent"][cid] == 1
+    assert not svc.alerts.get(cid, opened[0].alert_id).notification_pending
+    assert invoke(stack, "alert_notifier.json")["sent"][cid] == 0  # sent once, not again

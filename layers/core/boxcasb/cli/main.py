@@ -176,6 +176,11 @@ def _add_policy_commands(sub: Any) -> None:
         "--dry-run", action="store_true", help="validate against the deployed policies; change nothing"
     )
     c.set_defaults(run=_policies_apply)
+    c = g.add_parser(
+        "dry-run", help="what enforcing the alert-only policies' actions would do (from the last scans)"
+    )
+    c.add_argument("connection_id", type=_connection_id)
+    c.set_defaults(run=_policies_dry_run)
 
 
 def _add_alert_commands(sub: Any) -> None:
@@ -208,6 +213,12 @@ def _alerts(args: argparse.Namespace, session: boto3.Session) -> int:
         "limit": str(args.limit),
     }
     return alerts.list_alerts(_api(args, session), filters, args.all, args.json)
+
+
+def _policies_dry_run(args: argparse.Namespace, session: boto3.Session) -> int:
+    proposed, report = policies.dry_run_report(_api(args, session), args.connection_id)
+    print(json.dumps(proposed, indent=2) if args.json else report)
+    return 0
 
 
 def _policies_list(args: argparse.Namespace, session: boto3.Session) -> int:

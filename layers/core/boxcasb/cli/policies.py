@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from boxcasb.cli.api_client import AdminApi, ApiError
+from boxcasb.cli.listing import list_pages
 from boxcasb.policies.loader import InvalidPolicies, LoadedDocument, load_file
 from boxcasb.policies.policy_set import merge
 
@@ -67,3 +68,35 @@ def table(answer: dict[str, Any]) -> str:
     if overrides:
         rows.append(f"Overrides applied {overrides['updated_at']} by {overrides['updated_by']}")
     return "\n".join(rows)
+
+
+def dry_run_report(api: AdminApi, connection_id: str) -> tuple[list[dict[str, Any]], str]:
+    """What enforcing would do: the proposed actions the scans kept on the open alerts of
+    policies that alert only (the latest outcome of each action), one line per file and action."""
+    alerts, _ = list_pages(
+        api,
+        "/alerts",
+        "alerts",
+        {"connection": connection_id, "status": "open", "limit": "200"},
+        all_pages=True,
+        show=None,
+    )
+    proposed: list[dict[str, Any]] = []
+    for alert in alerts:
+        latest: dict[str, dict[str, Any]] = {}
+        for action in alert.get("actions") or []:
+            latest[action["action"]] = action
+        for action in latest.values():
+            if action["result"] == "would_apply":
+                where = (alert.get("object_path") or "").rstrip("/") + "/" + alert["object_name"]
+                proposed.append(
+                    {"policy_id": alert["policy_id"], "file_id": alert["object_id"], "path": where, **action}
+                )
+    lines = [
+        f"  {p['policy_id']:<28} {p['action']:<30} {p['path']}  {p.get('before')} -> {p.get('after')}"
+        for p in sorted(proposed, key=lambda p: (p["policy_id"], p["path"], p["action"]))
+    ]
+    head = (
+        f"Enforcing would take {len(proposed)} action(s):" if proposed else "Enforcing would change nothing."
+    )
+    return proposed, "\n".join([head, *lines])
