@@ -102,6 +102,7 @@ def test_every_function_is_loaded(real_stack: LocalStack) -> None:
     )
     assert sorted(s.function_id for s in real_stack.template.schedules) == [
         "ActivityPollerFunction",
+        "AlertNotifierFunction",
         "ScanSchedulerFunction",
         "TokenKeeperFunction",
         "WebhookSyncFunction",
