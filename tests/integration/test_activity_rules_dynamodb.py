@@ -21,7 +21,7 @@ from boxcasb.activity_rules.geo import CsvIpCountry
 from boxcasb.activity_rules.matches import ActivityMatch
 from boxcasb.activity_rules.model import ActivityPolicy, ActivityRules
 from boxcasb.activity_rules.state import DynamoDbActivityState, EventMark, Scope, Sighting
-from tests.support.moto_tables import pk_sk_table
+from tests.support.moto_tables import server_table
 
 CONN = "c0ffee00-0000-4000-8000-000000000002"
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -34,8 +34,8 @@ RULES = """
 
 
 @pytest.fixture
-def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with pk_sk_table(monkeypatch, "activity-rules", "ttl") as created:
+def table(stack: Any) -> Iterator[Any]:
+    with server_table("activity-rules", "ttl") as created:
         yield created
 
 

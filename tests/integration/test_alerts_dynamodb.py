@@ -11,6 +11,7 @@ import base64
 import json
 import random
 import threading
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from boxcasb.alerts.model import Alert, AlertQuery, AlertStatus, Finding, ObjectRef
 from boxcasb.alerts.notify import NoNotifier, SnsNotifier
@@ -28,6 +28,7 @@ from boxcasb.alerts.store import TABLE_KEYS, AlertStore
 from boxcasb.cursor import encode_cursor
 from boxcasb.errors import InvalidRequest
 from boxcasb.severity import Severity
+from tests.support.moto_tables import server_table
 
 T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
 C1, C2 = "c0ffee00-0000-4000-8000-000000000001", "c0ffee00-0000-4000-8000-000000000002"
@@ -76,27 +77,23 @@ class Aws:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    # The integration stack (same pytest session) points boto3 at its moto server: not here.
-    for name in (
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "AWS_ENDPOINT_URL_SNS",
-        "AWS_ENDPOINT_URL_SQS",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
-        table = dynamodb.create_table(TableName="alerts", BillingMode="PAY_PER_REQUEST", **TABLE_KEYS)
+def aws(stack: Any) -> Iterator[Aws]:
+    """Its own table, topic and subscriber queue on the local stack's moto server."""
+    with server_table("alerts", keys=TABLE_KEYS) as table:
         sns = boto3.client("sns", region_name="us-east-1")
         sqs = boto3.client("sqs", region_name="us-east-1")
-        topic_arn = sns.create_topic(Name="alerts")["TopicArn"]
-        queue_url = sqs.create_queue(QueueName="alert-subscriber")["QueueUrl"]
+        suffix = uuid.uuid4().hex[:8]
+        topic_arn = sns.create_topic(Name=f"alerts-{suffix}")["TopicArn"]
+        queue_url = sqs.create_queue(QueueName=f"alert-subscriber-{suffix}")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-        yield Aws(table, AlertStore(AtomicTable(table)), topic_arn, queue_url, sqs, sns)  # type: ignore[arg-type]
+        try:
+            yield Aws(table, AlertStore(AtomicTable(table)), topic_arn, queue_url, sqs, sns)  # type: ignore[arg-type]
+        finally:
+            sns.delete_topic(TopicArn=topic_arn)
+            sqs.delete_queue(QueueUrl=queue_url)
 
 
 def finding(
