@@ -1,9 +1,9 @@
 """A fake Box server for local runs and tests: a real HTTP server on 127.0.0.1.
 
 It speaks the Box API the connector uses (OAuth 2.0 authorization code grant,
-users, groups, folders, files, enterprise events, webhooks and their signed deliveries)
-with the shapes of Box's OpenAPI spec, over a seeded tenant, with fault injection. Point boxsdk at it
-with ``BaseUrls(**box.base_urls())``.
+users, groups, folders, files and Box's text of them, enterprise events, webhooks and their
+signed deliveries) with the shapes of Box's OpenAPI spec, over a seeded tenant, with fault
+injection. Point boxsdk at it with ``BaseUrls(**box.base_urls())``.
 """
 
 from .deliveries import DeliveryAttempt, WebhookOptions

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .deliveries import WebhookOptions
 from .downloads import DownloadLinks
-from .render import Renderer
+from .render import Renderer, rep_hints
 from .tenant import Tenant, User
 from .web import ApiError, Request, forbidden, unauthorized
 
@@ -79,6 +79,7 @@ class Call:
     client_id: str
     downloads: DownloadLinks
     webhook_options: WebhookOptions = field(default_factory=WebhookOptions)
+    base_url: str = ""  # the fake's own URL, for the URLs its answers carry
 
     @property
     def user(self) -> User:
@@ -86,7 +87,8 @@ class Call:
 
     @functools.cached_property
     def renderer(self) -> Renderer:
-        return Renderer(self.tenant, self.user)
+        hints = rep_hints(self.request.header("x-rep-hints"))
+        return Renderer(self.tenant, self.user, base_url=self.base_url, hints=hints)
 
     def fields(self) -> list[str] | None:
         raw = self.request.query.get("fields")

@@ -14,7 +14,15 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from . import routes_events, routes_groups, routes_items, routes_users, routes_webhooks, routes_writes
+from . import (
+    routes_events,
+    routes_groups,
+    routes_items,
+    routes_representations,
+    routes_users,
+    routes_webhooks,
+    routes_writes,
+)
 from .access import Call, bearer_token, resolve_caller
 from .authorize import DECISION_PATH, Authorizer
 from .control import control_router
@@ -108,6 +116,7 @@ class FakeBox:
             *routes_users.ROUTES,
             *routes_groups.ROUTES,
             *routes_items.ROUTES,
+            *routes_representations.ROUTES,
             *routes_events.ROUTES,
             *routes_webhooks.ROUTES,
             *routes_writes.ROUTES,
@@ -304,7 +313,9 @@ class FakeBox:
         tenant = self.tenant
         with tenant.lock:
             caller = resolve_caller(tenant, user_id, request.header("as-user"))
-            call = Call(request, tenant, caller, self.client_id, self._downloads, self.webhook_options)
+            call = Call(
+                request, tenant, caller, self.client_id, self._downloads, self.webhook_options, self.url
+            )
             return self._api.dispatch(call, request.method, request.path)
 
     def _login_of(self, user_id: str) -> str | None:

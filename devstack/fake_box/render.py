@@ -11,6 +11,7 @@ should fail here, not in production.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
@@ -68,6 +69,11 @@ _INVITEE_ROLES = (
     "editor", "viewer", "previewer", "uploader", "previewer uploader", "viewer uploader", "co-owner",
 )  # fmt: skip
 
+# The one representation the fake makes: Box's plain text of a document (``[extracted_text]``).
+TEXT_REPRESENTATION = "extracted_text"
+# One hint of an ``x-rep-hints`` header: ``[name]`` or ``[name?query]``, e.g. ``[jpg?dimensions=32x32]``.
+_REP_HINT = re.compile(r"\[([^\]?]*)(?:\?[^\]]*)?\]")
+
 Getters = dict[str, Callable[[], Any]]
 # Serialized event bodies (see Renderer.event_json): cleared when full. Threads may race on it;
 # the worst outcome is a body serialized twice.
@@ -78,6 +84,18 @@ _EVENT_TAILS: dict[tuple[int, int, int, int, str, str], tuple[object, object, ob
 
 def box_time(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(_PACIFIC).isoformat(timespec="seconds")
+
+
+def rep_hints(header: str | None) -> frozenset[str] | None:
+    """The representations an ``x-rep-hints`` header names; None without one (the spec: then all)."""
+    if header is None:
+        return None
+    return frozenset(name.strip() for name in _REP_HINT.findall(header))
+
+
+def representation_path(file: File) -> str:
+    """Where Box's text of the file's current version is described (``info.url``), after the base URL."""
+    return f"/2.0/internal_files/{file.id}/versions/{file.version_id}/representations/{TEXT_REPRESENTATION}"
 
 
 def listing_order(items: Sequence[Item]) -> list[Item]:
@@ -92,9 +110,16 @@ def _pick(
 
 
 class Renderer:
-    def __init__(self, tenant: Tenant, viewer: User) -> None:
+    """``base_url`` starts the representation URLs; ``hints`` are what the call's ``x-rep-hints``
+    named (None: it sent none)."""
+
+    def __init__(
+        self, tenant: Tenant, viewer: User, *, base_url: str = "", hints: frozenset[str] | None = None
+    ) -> None:
         self._tenant = tenant
         self._viewer = viewer
+        self._base_url = base_url
+        self._hints = hints
 
     # ----- users ----------------------------------------------------------
 
@@ -244,6 +269,25 @@ class Renderer:
             "is_package": lambda: False,
             "lock": lambda: None,
             "expires_at": lambda: None,
+            "representations": lambda: self._representations(file),
+        }
+
+    def _representations(self, file: File) -> dict[str, Any]:
+        wanted = self._hints is None or TEXT_REPRESENTATION in self._hints
+        return {"entries": [self.text_representation(file)] if wanted else []}
+
+    def text_representation(self, file: File) -> dict[str, Any]:
+        """The ``extracted_text`` entry of ``representations``, also what its ``info.url`` answers.
+
+        Box serves the content from another host (dl.boxcloud.com); the fake from its own.
+        """
+        info = f"{self._base_url}{representation_path(file)}"
+        return {
+            "representation": TEXT_REPRESENTATION,
+            "properties": {},
+            "info": {"url": info},
+            "status": {"state": file.extracted_text_state},
+            "content": {"url_template": info + "/content/{+asset_path}"},
         }
 
     def _shared_link(self, item: Item) -> dict[str, Any] | None:

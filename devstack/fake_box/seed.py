@@ -31,6 +31,10 @@ webhooks registered stay the same:
 - carol's ``Designs/Brand/Guidelines/brand-guide.pdf``; the admin's
   ``Policies/HR/travel-policy.pdf`` (company link).
 
+Box's text (the ``extracted_text`` representation, state ``success``) exists for
+``Q3 report.docx``, ``contract-acme-gmbh.pdf`` and ``travel-policy.pdf``; every other file's
+state is ``none``.
+
 Groups (``SEED_GROUPS``, added last, so no other id changes): ``Finance`` with bob (the
 group's admin) and dave (member), ``Engineering`` with carol; the admins, alice and eve are in
 none.
@@ -74,6 +78,9 @@ SEED_GROUPS: dict[str, tuple[tuple[str, GroupRole], ...]] = {
     "Finance": (("bob", "admin"), ("dave", "member")),
     "Engineering": (("carol", "member"),),
 }
+
+# A stand-in for a Word document; Box's text of it (its representation) says the same.
+Q3_REPORT = "Q3 revenue grew 12% on the back of the EMEA launch.\n"
 
 # AWS's documented example key pair, so secret detectors have something real-looking to find.
 _AWS_EXAMPLE_KEYS = (
@@ -179,10 +186,11 @@ def _seed_content(
         "q3_report": file(
             documents,
             "Q3 report.docx",
-            "Q3 revenue grew 12% on the back of the EMEA launch.\n",
+            Q3_REPORT,
             created_at=ago(80),
             shared_link="company",
             classification="Internal",
+            extracted_text=Q3_REPORT,
         ),
         "customers": file(
             reports,
@@ -256,7 +264,14 @@ def _seed_scan_content(tenant: Tenant, users: dict[str, User], ago: Callable[[in
     berlin = folder(germany, DEEPEST_FOLDER, created_at=old)
     amer = folder(regions, "AMER", created_at=old)
     contract = "%PDF-1.4 Contract with Acme GmbH. IBAN DE89 3704 0044 0532 0130 00\n"
-    file(berlin, "contract-acme-gmbh.pdf", contract, created_at=ago(40), classification="Confidential")
+    file(
+        berlin,
+        "contract-acme-gmbh.pdf",
+        contract,
+        created_at=ago(40),
+        classification="Confidential",
+        extracted_text=contract.removeprefix("%PDF-1.4 "),
+    )
     price_list = file(berlin, "price-list.xlsx", "Price list 2025: widget 12 EUR\n", created_at=ago(35))
     tenant.share(price_list, "open", effective_access="company")
     file(germany, "market-notes.txt", "German market: steady growth.\n", created_at=ago(50))
@@ -301,6 +316,7 @@ def _seed_scan_content(tenant: Tenant, users: dict[str, User], ago: Callable[[in
         policy,
         created_at=old,
         shared_link="company",
+        extracted_text=policy.removeprefix("%PDF-1.4 "),
     )
 
 

@@ -43,6 +43,7 @@ CollaborationRole = Literal[
 ]
 CollaborationStatus = Literal["accepted", "pending", "rejected"]
 GroupRole = Literal["member", "admin"]
+TextState = Literal["success", "pending", "none"]  # the representation states the fake gives
 
 ROOT_FOLDER_NAME = "All Files"
 ANONYMOUS_USER_ID = "2"  # Box's id for someone not logged in, e.g. behind an open shared link
@@ -153,6 +154,16 @@ class File(_Item):
     type: ClassVar[Literal["file"]] = "file"
     content: bytes = b""
     version_id: str
+    # Box's text of the current version (its ``extracted_text`` representation); None: Box has
+    # none, and the state says whether it is coming (``pending``) or would be made on request.
+    extracted_text: str | None = None
+    extracted_text_pending: bool = False
+
+    @property
+    def extracted_text_state(self) -> TextState:
+        if self.extracted_text is not None:
+            return "success"
+        return "pending" if self.extracted_text_pending else "none"
 
     @property
     def sha1(self) -> str:
@@ -464,7 +475,9 @@ class Tenant:
         modified_at: datetime | None = None,
         shared_link: Access | None = None,
         classification: str | None = None,
+        extracted_text: str | None = None,
     ) -> File:
+        """``extracted_text``: Box's text of the file (its representation), None for none."""
         with self.lock:
             if classification is not None and classification not in self.classifications:
                 raise ValueError(f"unknown classification {classification!r}")
@@ -480,6 +493,7 @@ class Tenant:
                 content=content.encode() if isinstance(content, str) else content,
                 version_id=self._next_id("file_version"),
                 classification=classification,
+                extracted_text=extracted_text,
             )
             self.files[file.id] = file
             self._children[parent.id].append(file)
@@ -586,16 +600,24 @@ class Tenant:
             item.classification = name
 
     def update_content(
-        self, file: File, content: bytes | str, *, modified_at: datetime | None = None
+        self,
+        file: File,
+        content: bytes | str,
+        *,
+        modified_at: datetime | None = None,
+        extracted_text: str | None = None,
     ) -> File:
         """Upload a new version of the file, as an edit does.
 
         New content (so sha1 and size), a new ``file_version`` id, etag and sequence_id
-        move on, ``modified_at`` is now (or as given). No event is recorded (add an
-        ``EDIT`` or ``UPLOAD`` for that).
+        move on, ``modified_at`` is now (or as given). Box's text is the new version's
+        (``extracted_text``; None: none yet). No event is recorded (add an ``EDIT`` or
+        ``UPLOAD`` for that).
         """
         with self.lock:
             file.content = content.encode() if isinstance(content, str) else content
+            file.extracted_text = extracted_text
+            file.extracted_text_pending = False
             file.version_id = self._next_id("file_version")
             file.modified_at = modified_at or self.now()
             _bump(file)

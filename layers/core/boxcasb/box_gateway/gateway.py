@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from box_sdk_gen.box.errors import BoxAPIError, BoxSDKError
 from box_sdk_gen.client import BoxClient
+from box_sdk_gen.internal.utils import ByteStream
 from box_sdk_gen.managers.events import GetEventsStreamType
 from box_sdk_gen.managers.users import GetUsersUserType
 from box_sdk_gen.managers.webhooks import (
@@ -18,7 +20,7 @@ from box_sdk_gen.managers.webhooks import (
     CreateWebhookTriggers,
     UpdateWebhookByIdTriggers,
 )
-from box_sdk_gen.networking.fetch_options import FetchOptions
+from box_sdk_gen.networking.fetch_options import FetchOptions, ResponseFormat
 from box_sdk_gen.schemas.user_full import UserFull
 
 from boxcasb.activity.model import EventPage
@@ -27,6 +29,7 @@ from boxcasb.box_gateway.errors import translate
 from boxcasb.box_gateway.oauth_app import BoxApp, CallCounter
 from boxcasb.errors import BoxRequestFailed, Conflict, ContentTooLarge
 from boxcasb.models import BoxUser, StoredTokens, TokenSet
+from boxcasb.observability import logger
 from boxcasb.rate_limit import Lane, RateLimiter
 from boxcasb.token_store import TokenStore
 
@@ -34,6 +37,9 @@ USER_FIELDS = ["id", "name", "login", "role", "status", "enterprise"]
 LISTING_FIELDS = ["id", "name", "type", "owned_by"]
 PAGE_LIMIT = 1000  # the most Box returns per page of users, folder items or webhooks
 DOWNLOAD_CHUNK = 1024 * 1024
+TEXT_REPRESENTATION = "extracted_text"
+# Box serves representations from its download hosts (dl.boxcloud.com), not the API's.
+_REPRESENTATION_DOMAIN = "boxcloud.com"
 
 
 def _user(user: UserFull) -> BoxUser:
@@ -119,6 +125,45 @@ def _not_found(exc: BoxRequestFailed) -> bool:
     return exc.status == 404
 
 
+def _stream_into(stream: ByteStream, into: IO[bytes], max_bytes: int, what: str) -> int:
+    """Copy until the stream ends; past `max_bytes` stop reading and raise ContentTooLarge."""
+    written = 0
+    with stream:
+        while chunk := stream.read(DOWNLOAD_CHUNK):
+            written += len(chunk)
+            if written > max_bytes:
+                raise ContentTooLarge(f"{what} is over {max_bytes} bytes")
+            into.write(chunk)
+    return written
+
+
+def _ready_text_url(file: dict[str, Any]) -> str | None:
+    """The URL of Box's text of the file when it is ready (state `success`), from the file's
+    `representations`; None while it is `pending`, or `none` (made only on request), or absent."""
+    representations = file.get("representations")
+    entries = representations.get("entries") if isinstance(representations, dict) else None
+    for entry in entries or []:
+        if not isinstance(entry, dict) or entry.get("representation") != TEXT_REPRESENTATION:
+            continue
+        status, content = entry.get("status"), entry.get("content")
+        template = content.get("url_template") if isinstance(content, dict) else None
+        if isinstance(status, dict) and status.get("state") == "success" and isinstance(template, str):
+            return template.replace("{+asset_path}", "")  # text is not paged: the empty asset
+    return None
+
+
+def _may_carry_token(url: str, api_base: str) -> bool:
+    """Our bearer token goes to the URL Box named only on Box's own hosts: the API's, or over
+    HTTPS one of its download hosts."""
+    target, api = urlsplit(url), urlsplit(api_base)
+    if (target.scheme, target.netloc) == (api.scheme, api.netloc):
+        return True
+    host = target.hostname or ""
+    return target.scheme == "https" and (
+        host == _REPRESENTATION_DOMAIN or host.endswith("." + _REPRESENTATION_DOMAIN)
+    )
+
+
 class BoxGateway:
     """Box as seen by one connection. Build one per invocation: it caches that connection's token."""
 
@@ -202,14 +247,45 @@ class BoxGateway:
         stream = _call(lambda: self._acting(user_id).downloads.download_file(file_id))
         if stream is None:
             return 0
-        written = 0
-        with stream:
-            while chunk := stream.read(DOWNLOAD_CHUNK):
-                written += len(chunk)
-                if written > max_bytes:
-                    raise ContentTooLarge(f"file {file_id} is over {max_bytes} bytes")
-                into.write(chunk)
-        return written
+        return _stream_into(stream, into, max_bytes, f"file {file_id}")
+
+    def extracted_text(self, file_id: str, user_id: str | None, into: IO[bytes], max_bytes: int) -> bool:
+        """Box's own text of the file (its `extracted_text` representation, UTF-8) streamed into
+        `into`, as `user_id`: True. False when Box has none ready (not made yet, or none for this
+        kind of file), and nothing was written: the caller reads the file itself. Past `max_bytes`
+        it stops reading and raises ContentTooLarge, as `download` does.
+
+        Two calls: the file with its representations, then the text when its state is `success`.
+        """
+        client = self._acting(user_id)
+        base_url = self._app.network_session.base_urls.base_url
+        ask = FetchOptions(
+            url=f"{base_url}/2.0/files/{file_id}",
+            method="GET",
+            params={"fields": "representations"},
+            headers={"x-rep-hints": f"[{TEXT_REPRESENTATION}]"},
+        )
+        described = _call(lambda: client.make_request(ask))
+        url = _ready_text_url(described.data if isinstance(described.data, dict) else {})
+        if url is None:
+            return False
+        if not _may_carry_token(url, base_url):
+            logger.warning(
+                "Box's text of a file is on an unknown host: read the file instead",
+                extra={"file_id": file_id, "host": urlsplit(url).hostname},
+            )
+            return False
+        fetch = FetchOptions(url=url, method="GET", response_format=ResponseFormat.BINARY)
+        try:
+            response = _call(lambda: client.make_request(fetch))
+        except BoxRequestFailed as exc:
+            if _not_found(exc):  # gone between the two calls (a new version): no text after all
+                return False
+            raise
+        if response.status != 200 or response.content is None:
+            return False  # 202: Box is (re)making it
+        _stream_into(response.content, into, max_bytes, f"Box's text of file {file_id}")
+        return True
 
     def send_json(
         self,

@@ -67,6 +67,8 @@ class CollaboratorSource(Protocol):
 class ContentSource(CollaboratorSource, Protocol):
     def download(self, file_id: str, as_user: str | None, into: IO[bytes], max_bytes: int) -> int: ...
 
+    def extracted_text(self, file_id: str, as_user: str | None, into: IO[bytes], max_bytes: int) -> bool: ...
+
 
 class FileScanner:
     def __init__(

@@ -28,6 +28,8 @@ class RawGet(Protocol):
 
     def download(self, file_id: str, user_id: str | None, into: IO[bytes], max_bytes: int) -> int: ...
 
+    def extracted_text(self, file_id: str, user_id: str | None, into: IO[bytes], max_bytes: int) -> bool: ...
+
 
 @dataclass
 class FolderListing:
@@ -131,6 +133,10 @@ class ScanReads:
 
     def download(self, file_id: str, as_user: str | None, into: IO[bytes], max_bytes: int) -> int:
         return self._box.download(file_id, as_user, into, max_bytes)
+
+    def extracted_text(self, file_id: str, as_user: str | None, into: IO[bytes], max_bytes: int) -> bool:
+        """Box's own text of the file into `into`, when Box has it ready (see BoxGateway)."""
+        return self._box.extracted_text(file_id, as_user, into, max_bytes)
 
     def list_folder(self, folder_id: str, path: str, as_user: str | None, key: str) -> FolderListing:
         """Every file and folder directly in the folder (web links are not scanned), all pages.
