@@ -254,3 +254,30 @@ def test_cli_policies_and_alerts(
     assert boxcasb([*base, "policies", "apply", cid, str(bad), "--dry-run"]) == 2
     assert f"{bad}:5: policies[0].filters.size.min_bytes" in capsys.readouterr().err
     assert boxcasb(["policies", "validate", str(bad)]) == 1
+
+
+def test_live_events_through_an_activity_policy_raise_one_user_alert(
+    stack: Any, judged: tuple[AdminApi, str], planted: dict[str, Any], fake_box: Any
+) -> None:
+    api, cid = judged
+    overrides = OVERRIDES + (
+        "  - kind: activity\n"
+        "    id: quick-downloads\n"
+        "    name: Three downloads in an hour\n"
+        "    activity:\n"
+        "      - {id: downloads, kind: threshold, category: download, count: 3, window_minutes: 60,\n"
+        "         severity: high}\n"
+    )
+    api.request("PUT", f"/connections/{cid}/policies", {"yaml": overrides})
+    stack.run_schedule("ActivityPollerFunction")  # the stream is current before the downloads
+    tenant = fake_box.tenant
+    with tenant.lock:
+        bob = tenant.user_by_login("bob@acme.example")
+        for _ in range(4):  # the third fires; the fourth is in the same window: no second alert
+            tenant.add_event("DOWNLOAD", bob, source=planted["cards"])
+    stack.run_schedule("ActivityPollerFunction")
+    stack.run_schedule("ActivityPollerFunction")  # the stream repeats: nothing counts twice
+    (alert,) = alerts(api, cid, policy="quick-downloads")
+    assert (alert["object_type"], alert["object_id"], alert["object_name"]) == ("user", bob.id, bob.login)
+    assert (alert["status"], alert["severity"], alert["times_seen"]) == ("open", "high", 1)
+    assert len(alert["source"]["event_ids"]) == 3
