@@ -149,6 +149,51 @@ def snapshot_only_touched_items() -> None:
     backend.transact_write_items = transact_write_items
 
 
+_query_partition = threading.local()
+
+
+def query_one_partition() -> None:
+    """Make moto answer a base-table Query from the one partition it names.
+
+    moto builds and sorts the list of every item of the table for each Query, then keeps the
+    partition's: a folder's records in a 100,000-file inventory cost a sort of 100,000 items,
+    which made a large local scan spend most of its time there. Real DynamoDB reads the
+    partition alone. Here the Query tells `all_items` (through a thread-local, so concurrent
+    requests can't see each other's) which partition it wants; indexes keep moto's own path.
+    """
+    table_type: Any = dynamodb_table.Table
+    if getattr(table_type.query, "one_partition", False):
+        return
+    original_query, original_all_items = table_type.query, table_type.all_items
+
+    def all_items(self: Any) -> list[Any]:
+        wanted = getattr(_query_partition, "key", None)
+        if wanted is None or wanted[0] is not self:
+            return original_all_items(self)  # type: ignore[no-any-return]
+        partition = self.items.get(wanted[1])
+        if partition is None:
+            return []
+        return (
+            sorted(partition.values(), key=lambda item: item.range_key)
+            if self.range_key_attr
+            else [partition]
+        )
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name is not None or hash_key is None:
+            return original_query(self, hash_key, *args, **kwargs)
+        _query_partition.key = (self, hash_key)
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _query_partition.key = None
+
+    query.one_partition = True  # type: ignore[attr-defined]
+    table_type.query = query
+    table_type.all_items = all_items
+
+
 class MotoServer:
     """moto in server mode on an ephemeral 127.0.0.1 port, one thread per request.
 
@@ -169,6 +214,7 @@ class MotoServer:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
         remember_fifo_deduplication()
         snapshot_only_touched_items()
+        query_one_partition()
         app = AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server("127.0.0.1", 0, app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)

@@ -176,3 +176,64 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(moto_url: str) -> N
     )["Items"]
     assert sorted(i["sk"]["S"] for i in after) == ["new", "old"]
     assert next(i for i in after if i["sk"]["S"] == "old")["v"] == {"N": "2"}
+
+
+def test_a_query_reads_its_partition_alone_with_the_same_answers(moto_url: str) -> None:
+    from moto.dynamodb.models import table as moto_table
+
+    ddb = local_client("dynamodb", moto_url)
+    table = "partition-check"
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gpk")],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_g",
+                "KeySchema": [
+                    {"AttributeName": "gpk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for p in ("a", "b", "c"):
+        for i in (3, 1, 2):
+            ddb.put_item(TableName=table, Item={"pk": {"S": p}, "sk": {"S": f"{i}"}, "gpk": {"S": "g"}})
+
+    def query(pk: str, **extra: Any) -> list[str]:
+        answer = ddb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": pk}},
+            **extra,
+        )
+        return [f"{i['pk']['S']}{i['sk']['S']}" for i in answer["Items"]]
+
+    assert query("b") == ["b1", "b2", "b3"]
+    assert query("b", ScanIndexForward=False, Limit=2) == ["b3", "b2"]
+    assert query("nope") == []
+    by_index = ddb.query(
+        TableName=table,
+        IndexName="by_g",
+        KeyConditionExpression="gpk = :g",
+        ExpressionAttributeValues={":g": {"S": "g"}},
+    )["Items"]
+    assert len(by_index) == 9  # an index still sees every partition
+    # The base-table query sorted only its partition: all_items of the table was not built.
+    calls: list[str] = []
+    patched_all_items = moto_table.Table.all_items
+
+    def counting(self: Any) -> Any:
+        items = patched_all_items(self)
+        calls.append(str(len(items)))
+        return items
+
+    moto_table.Table.all_items = counting  # type: ignore[method-assign]
+    try:
+        assert query("c") == ["c1", "c2", "c3"]
+    finally:
+        moto_table.Table.all_items = patched_all_items  # type: ignore[method-assign]
+    assert calls == ["3"]
