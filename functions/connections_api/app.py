@@ -15,8 +15,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from boxcasb.activity.store import ActivityQuery
 from boxcasb.alerts.model import ALERT_ID_PATTERN, POLICY_ID_PATTERN, AlertQuery, AlertStatus
 from boxcasb.connect import redirect_uri_for
-from boxcasb.errors import InvalidRequest
+from boxcasb.errors import InvalidRequest, NotFound
 from boxcasb.http_edge import register_error_handlers
+from boxcasb.jobs import RestoreRequest
 from boxcasb.observability import logger, metrics
 from boxcasb.policies.loader import MAX_DOCUMENT_BYTES
 from boxcasb.policies.policy_set import PolicySet, policy_summary
@@ -285,6 +286,21 @@ def list_actions(connection_id: str) -> Response[str]:
     return _json(
         200, {"connection_id": connection_id, "actions": [r.model_dump(mode="json") for r in records]}
     )
+
+
+@app.post("/connections/<connection_id>/files/<file_id>/restore")
+def restore_file(connection_id: str, file_id: str) -> Response[str]:
+    """Puts a quarantined file back where it was (202: the Governance function does it; the
+    outcome is in GET /connections/{id}/actions). The file's quarantine alerts are dismissed."""
+    svc = services()
+    svc.store.get_connection(_checked(connection_id))
+    if not re.match(r"^[0-9]{1,20}$", file_id):
+        raise InvalidRequest("file ids are Box ids (digits)")
+    if svc.audit_log.last_quarantine(connection_id, file_id) is None:
+        raise NotFound(f"file {file_id} has no quarantine on record for this connection")
+    who = app.current_event.request_context.authorizer.iam.user_arn or "unknown"
+    svc.invoker.start_restore(RestoreRequest(connection_id=connection_id, file_id=file_id, requested_by=who))
+    return _json(202, {"connection_id": connection_id, "file_id": file_id, "restore": "requested"})
 
 
 class AlertsRequest(BaseModel):

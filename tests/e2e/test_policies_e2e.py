@@ -37,6 +37,15 @@ policies:
       extensions: [exe]
     actions:
       - type: remove_shared_link
+  - kind: file
+    id: quarantine-plans
+    name: Secret plans are quarantined
+    severity: critical
+    mode: enforce
+    filters:
+      name_patterns: ["secret-plan*"]
+    actions:
+      - type: quarantine
 """
 
 
@@ -58,6 +67,7 @@ def planted(fake_box: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "exe": tenant.add_file(
                 documents, "setup.exe", b"MZ\x90\x00 not really a program", shared_link="open"
             ),
+            "plan": tenant.add_file(documents, "secret-plan.txt", "the plan"),
         }
         tenant.add_collaboration(files["keys"], eve, role="viewer")
     yield files
@@ -144,10 +154,12 @@ def test_an_enforced_policy_acts_in_box_and_an_alert_only_one_proposes(
     assert fake_box.tenant.files[planted["cards"].id].shared_link is not None
     audit = api.request("GET", f"/connections/{cid}/actions")["actions"]
     applied = [r for r in audit if r["result"] == "applied"]
-    assert [(r["action"], r["file_id"], r["dry_run"]) for r in applied] == [
-        ("remove_shared_link", planted["exe"].id, False)
+    assert sorted((r["action"], r["file_id"], r["dry_run"]) for r in applied) == [
+        ("quarantine", planted["plan"].id, False),
+        ("remove_shared_link", planted["exe"].id, False),
     ]
-    assert (applied[0]["before"]["shared_link_access"], applied[0]["after"]["shared_link_access"]) == (
+    unlinked = next(r for r in applied if r["action"] == "remove_shared_link")
+    assert (unlinked["before"]["shared_link_access"], unlinked["after"]["shared_link_access"]) == (
         "open",
         None,
     )
@@ -281,3 +293,41 @@ def test_live_events_through_an_activity_policy_raise_one_user_alert(
     assert (alert["object_type"], alert["object_id"], alert["object_name"]) == ("user", bob.id, bob.login)
     assert (alert["status"], alert["severity"], alert["times_seen"]) == ("open", "high", 1)
     assert len(alert["source"]["event_ids"]) == 3
+
+
+def test_a_quarantined_file_is_restored_on_request_and_stays(
+    stack: Any,
+    judged: tuple[AdminApi, str],
+    planted: dict[str, Any],
+    fake_box: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    api, cid = judged
+    tenant = fake_box.tenant
+    plan = tenant.files[planted["plan"].id]
+    admin = tenant.user_by_login("admin@acme.example")
+    assert (plan.owner_id, [f.name for f in tenant.ancestors(plan)][-2]) == (admin.id, "Quarantine")
+    answer = api.request("POST", f"/connections/{cid}/files/{plan.id}/restore", {})
+    assert answer["restore"] == "requested"
+    stack.wait_for_async(timeout=120)
+    alice = tenant.user_by_login("alice@acme.example")
+    plan = tenant.files[plan.id]  # a move makes a new record
+    assert (plan.owner_id, tenant.folders[plan.parent_id].name) == (alice.id, "Documents")
+    restored = [
+        r for r in api.request("GET", f"/connections/{cid}/actions")["actions"] if r["action"] == "restore"
+    ]
+    assert [(r["result"], r["file_id"], r["requested_by"]) for r in restored] == [
+        ("applied", plan.id, LOCAL_IDENTITY.user_arn)
+    ]
+    assert alert_for(api, cid, "quarantine-plans", plan.id)["status"] == "dismissed"
+    # The admin's decision stands: the next scan matches again but doesn't quarantine again.
+    run_scan(stack, api, cid)
+    assert tenant.files[plan.id].owner_id == alice.id
+    with pytest.raises(ApiError) as refused:
+        api.request("POST", f"/connections/{cid}/files/{planted['keys'].id}/restore", {})
+    assert refused.value.status == 404
+    from boxcasb.cli.main import main as boxcasb
+
+    # Again, through the CLI: the file is where it belongs already.
+    assert boxcasb(["--api-url", stack.api_url, "--region", "us-east-1", "restore", cid, plan.id]) == 0
+    assert "Restore already" in capsys.readouterr().out

@@ -26,6 +26,7 @@ FUNCTION_OF = {
     "priority_scan": "PriorityScanFunction",
     "scan_scheduler": "ScanSchedulerFunction",
     "alert_notifier": "AlertNotifierFunction",
+    "governance": "GovernanceFunction",
 }
 
 
@@ -59,6 +60,7 @@ def test_every_event_file_is_covered() -> None:
         "priority_scan_file.json",
         "scan_scheduler.json",
         "alert_notifier.json",
+        "governance_restore.json",
     }
 
 
@@ -209,3 +211,10 @@ def test_alert_notifier_event_sends_what_a_failed_publish_left_pending(stack: An
     assert answer["sent"][cid] == 1
     assert not svc.alerts.get(cid, opened[0].alert_id).notification_pending
     assert invoke(stack, "alert_notifier.json")["sent"][cid] == 0  # sent once, not again
+
+
+def test_a_restore_of_a_file_never_quarantined_is_refused_and_changes_nothing(stack: Any) -> None:
+    assert invoke(stack, "governance_restore.json") == {
+        "status": "rejected",
+        "reason": "no quarantine of this file is on record",
+    }

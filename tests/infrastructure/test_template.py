@@ -27,6 +27,7 @@ MAY_DECRYPT_TOKENS = {
     "WebhookSyncFunction",
     "ScanWorkerFunction",
     "PriorityScanFunction",
+    "GovernanceFunction",  # restores a quarantined file in Box
 }
 
 

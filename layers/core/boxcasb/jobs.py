@@ -32,13 +32,28 @@ class WebhookSyncRequest(BaseModel):
     connection_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
 
 
+class RestoreRequest(BaseModel):
+    """The event the Governance function receives: put a quarantined file back, as an admin asked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    file_id: str = Field(pattern=r"^[0-9]{1,20}$")
+    requested_by: str = Field(min_length=1, max_length=2048)  # the IAM principal that asked
+
+
 class AsyncInvoker:
     def __init__(
-        self, lambda_client: Any, api_test_function: str | None, webhook_sync_function: str | None = None
+        self,
+        lambda_client: Any,
+        api_test_function: str | None,
+        webhook_sync_function: str | None = None,
+        governance_function: str | None = None,
     ) -> None:
         self._client = lambda_client
         self._api_test_function = api_test_function
         self._webhook_sync_function = webhook_sync_function
+        self._governance_function = governance_function
 
     def start_api_test(self, connection_id: str, reason: str) -> None:
         payload = ApiTestRequest(connection_id=connection_id, reason=reason)
@@ -47,6 +62,9 @@ class AsyncInvoker:
     def start_webhook_sync(self, connection_id: str) -> None:
         payload = WebhookSyncRequest(connection_id=connection_id)
         self._start(self._webhook_sync_function, "WEBHOOK_SYNC_FUNCTION_NAME", payload, "the webhook sync")
+
+    def start_restore(self, request: RestoreRequest) -> None:
+        self._start(self._governance_function, "GOVERNANCE_FUNCTION_NAME", request, "the restore")
 
     def _start(self, function: str | None, setting: str, payload: BaseModel, what: str) -> None:
         if not function:

@@ -36,7 +36,7 @@ from boxcasb.inspect.extract import ExtractLimits
 from boxcasb.jobs import AsyncInvoker
 from boxcasb.models import Connection, ConnectionStatus
 from boxcasb.policies.activity_verdicts import ActivityVerdicts
-from boxcasb.policies.enforcement import AuditLog, GovernanceEnforcement
+from boxcasb.policies.enforcement import AuditLog, GovernanceEnforcement, Restorer
 from boxcasb.policies.inspector import PolicyInspector
 from boxcasb.policies.owner_groups import BoxOwnerGroups
 from boxcasb.policies.source import OverridesStore, PolicySource
@@ -78,7 +78,10 @@ class Services:
             self._mark_reconnect_required,
         )
         self.invoker = AsyncInvoker(
-            aws_clients.client("lambda"), settings.api_test_function_name, settings.webhook_sync_function_name
+            aws_clients.client("lambda"),
+            settings.api_test_function_name,
+            settings.webhook_sync_function_name,
+            settings.governance_function_name,
         )
 
     @cached_property
@@ -238,6 +241,9 @@ class Services:
             BoxOwnerGroups(lambda connection_id: self.gateways.for_connection(connection_id, lane="bulk")),
         )
         return FileScanner(inspector, self.internal_domains)
+
+    def restorer(self) -> Restorer:
+        return Restorer(self._governor, self.audit_log, self.alerts)
 
     def _governor(self, connection_id: str) -> Governor:
         connection = self.store.get_connection(connection_id)

@@ -307,6 +307,10 @@ class AlertService:
         assert done is not None  # `acted` always writes
         return done.alert
 
+    def alerts_of(self, obj: ObjectRef) -> list[Alert]:
+        """Every alert of one object, whatever its status (one consistent read)."""
+        return [s.alert for s in self._repo.alerts_of(obj)]
+
     def get(self, connection_id: str, alert_id: str) -> Alert:
         return self._find(connection_id, alert_id).alert
 

@@ -109,6 +109,7 @@ class AuditRecord(_Model):
     after: Snapshot
     reason: str | None
     at: AwareDatetime
+    requested_by: str | None = None  # the IAM principal, when an admin asked (a restore)
 
     @classmethod
     def of(

@@ -8,13 +8,14 @@ action's retries is raised as such: the scan message goes back on its queue with
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
 
-from boxcasb.alerts.model import ObjectType, alert_id_for
+from boxcasb.alerts.model import AlertStatus, ObjectRef, ObjectType, alert_id_for
 from boxcasb.alerts.service import AlertService
 from boxcasb.errors import BoxRateLimited
 from boxcasb.govern.actions import Governor
@@ -45,19 +46,27 @@ class AuditLog:
             Item={"pk": connection_pk(record.connection_id), "sk": sk, "doc": record.model_dump_json()}
         )
 
+    def last_quarantine(self, connection_id: str, file_id: str) -> AuditRecord | None:
+        """The newest quarantine that moved the file: where it came from, and whose it was (a later
+        scan of the quarantined file finds it `already` there, with the quarantine as `before`)."""
+        for record in self._records(connection_id):
+            moved = record.result == "applied" and not record.dry_run
+            if record.file_id == file_id and record.action is ActionKind.QUARANTINE and moved:
+                return record
+        return None
+
     def recent(self, connection_id: str, limit: int = 100) -> list[AuditRecord]:
+        return list(itertools.islice(self._records(connection_id), limit))
+
+    def _records(self, connection_id: str) -> Iterator[AuditRecord]:
+        """Newest first, read page by page as they are consumed."""
         items = query_all(
             self._table,
             KeyConditionExpression=Key("pk").eq(connection_pk(connection_id))
             & Key("sk").begins_with(AUDIT_PREFIX),
             ScanIndexForward=False,
         )
-        records = []
-        for item in items:
-            records.append(AuditRecord.model_validate_json(str(item["doc"])))
-            if len(records) == limit:
-                break
-        return records
+        return (AuditRecord.model_validate_json(str(item["doc"])) for item in items)
 
 
 class GovernanceEnforcement:
@@ -109,6 +118,45 @@ class GovernanceEnforcement:
             classification=getattr(action, "label", None),
             internal_domains=self._internal_domains(connection_id),
         )
+
+
+class Restorer:
+    """Puts a quarantined file back where its last quarantine found it, as an admin asked, and
+    dismisses the file's open alerts of enforced quarantine policies: the admin's decision stands,
+    so the next scan doesn't quarantine it again."""
+
+    def __init__(
+        self, governor_for: Callable[[str], Governor], audit: AuditLog, alerts: AlertService
+    ) -> None:
+        self._governor_for = governor_for
+        self._audit = audit
+        self._alerts = alerts
+
+    def restore(self, connection_id: str, file_id: str, requested_by: str) -> ActionOutcome | None:
+        """The outcome, or None when no applied quarantine of this file is on record."""
+        quarantined = self._audit.last_quarantine(connection_id, file_id)
+        if quarantined is None:
+            logger.warning("restore asked for a file never quarantined", extra={"file_id": file_id})
+            return None
+        governor = self._governor_for(connection_id)
+        request = ActionRequest(
+            kind=ActionKind.RESTORE,
+            file_id=file_id,
+            owner_id=str(quarantined.before["owner_id"]),
+            original_parent_id=str(quarantined.before["parent_id"]),
+        )
+        outcome = governor.apply(request)
+        audit = governor.audit(outcome).model_copy(update={"requested_by": requested_by})
+        self._audit.put(audit)
+        if outcome.result in ("applied", "already"):
+            obj = ObjectRef(connection_id=connection_id, object_type=ObjectType.FILE, object_id=file_id)
+            for alert in self._alerts.alerts_of(obj):
+                quarantining = any(a.get("action") == ActionKind.QUARANTINE.value for a in alert.actions)
+                if alert.status is AlertStatus.OPEN and quarantining:
+                    self._alerts.dismiss(
+                        connection_id, alert.alert_id, requested_by, "restored from quarantine"
+                    )
+        return outcome
 
 
 def outcome_summary(outcome: ActionOutcome, policy_id: str, at: datetime) -> dict[str, Any]:

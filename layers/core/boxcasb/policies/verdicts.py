@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from boxcasb.alerts.model import Evidence, Finding, FindingSource, ObjectRef, ObjectType
+from boxcasb.alerts.model import AlertStatus, Evidence, Finding, FindingSource, ObjectRef, ObjectType
 from boxcasb.alerts.service import AlertService
 from boxcasb.policies.file_match import PolicyMatch
 from boxcasb.policies.policy_set import PolicySet
@@ -44,8 +44,14 @@ class AlertingVerdicts:
         findings = [finding(connection_id, record, match) for match in matches]
         evaluated = [p.id for p in policies.enabled_file_policies]
         self._alerts.observe(obj, evaluated, findings, observed_at=record.scanned_at)
-        for match in matches:
-            if match.policy.actions:  # enforced, or dry-run to show what enforcing would do
+        acting = [m for m in matches if m.policy.actions]
+        if not acting:
+            return
+        # A dismissed alert is the admin's decision for that policy and file (a restore from
+        # quarantine dismisses): its actions are not taken again, nor proposed.
+        dismissed = {a.policy_id for a in self._alerts.alerts_of(obj) if a.status is AlertStatus.DISMISSED}
+        for match in acting:
+            if match.policy.id not in dismissed:
                 self._enforcement.enforce(connection_id, record, match, as_user)
 
 
