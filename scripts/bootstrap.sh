@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv (project, tests, linters) and .venv-sam (aws-sam-cli, which pins its own
-# boto3/pydantic ranges) with Python 3.13, the Lambda runtime. Re-runs only when a
-# requirements file changed.
+# Installs what the tests need on a fresh machine: Debian's Chromium and ChromeDriver (the console's
+# browser tests), .venv (project, tests, linters) and .venv-sam (aws-sam-cli, which pins its own
+# boto3/pydantic ranges) with Python 3.13, the Lambda runtime. Each step re-runs only when needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,20 @@ find_python() {
   echo "bootstrap: Python 3.13 not found (set PYTHON=/path/to/python3.13)" >&2
   return 1
 }
+
+# The console's browser tests drive Debian's Chromium through its matching ChromeDriver; no test
+# tool may download a browser of its own (the network is closed but for package registries).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: the console tests need Debian's chromium and chromium-driver; install them as root:" >&2
+    echo "  apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver" >&2
+    exit 1
+  fi
+  echo "bootstrap: installing chromium and chromium-driver"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null
+  /usr/bin/chromium --version >/dev/null && /usr/bin/chromedriver --version >/dev/null
+fi
 
 PY=$(find_python)
 stamp() { cat "$@" | sha256sum | cut -c1-16; }

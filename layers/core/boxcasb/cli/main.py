@@ -30,6 +30,8 @@ from boxcasb.cli.render import (
     test_report,
     webhook_line,
 )
+from boxcasb.console import server as console
+from boxcasb.console.guard import NotLoopback, loopback_host
 
 DEFAULT_STACK = "boxcasb"
 TERMINAL_TEST = {"passed", "warning", "failed"}
@@ -110,7 +112,32 @@ def _parser() -> argparse.ArgumentParser:
     _add_alert_commands(sub)
 
     _add_webhook_commands(sub)
+    _add_console_command(sub)
     return p
+
+
+def _add_console_command(sub: Any) -> None:
+    c = sub.add_parser(
+        "console",
+        help="the admin console in your browser, served on 127.0.0.1",
+        description="Serves the admin console on this machine's loopback and opens it in your browser. "
+        "Pages call the admin API signed with your AWS credentials, which stay in this process.",
+    )
+    c.add_argument("--port", type=int, default=console.DEFAULT_PORT, help="0: any free port")
+    c.add_argument("--host", type=_loopback, default="127.0.0.1", help="127.0.0.1 or localhost only")
+    c.add_argument("--no-browser", action="store_true", help="print the link instead of opening it")
+    c.set_defaults(
+        run=lambda args, session: console.run(
+            _api(args, session), host=args.host, port=args.port, open_browser=not args.no_browser
+        )
+    )
+
+
+def _loopback(value: str) -> str:
+    try:
+        return loopback_host(value)
+    except NotLoopback as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_webhook_commands(sub: Any) -> None:
@@ -181,6 +208,13 @@ def _add_policy_commands(sub: Any) -> None:
     )
     c.add_argument("connection_id", type=_connection_id)
     c.set_defaults(run=_policies_dry_run)
+    c = sub.add_parser(
+        "restore", help="put a quarantined file back where it was (dismisses its quarantine alert)"
+    )
+    c.add_argument("connection_id", type=_connection_id)
+    c.add_argument("file_id", type=_box_id)
+    c.add_argument("--timeout", type=float, default=120.0)
+    c.set_defaults(run=_restore)
 
 
 def _add_alert_commands(sub: Any) -> None:
@@ -213,6 +247,31 @@ def _alerts(args: argparse.Namespace, session: boto3.Session) -> int:
         "limit": str(args.limit),
     }
     return alerts.list_alerts(_api(args, session), filters, args.all, args.json)
+
+
+def _restore(args: argparse.Namespace, session: boto3.Session) -> int:
+    api = _api(args, session)
+    path = f"/connections/{args.connection_id}"
+    before = {json.dumps(r, sort_keys=True) for r in api.request("GET", f"{path}/actions")["actions"]}
+    api.request("POST", f"{path}/files/{args.file_id}/restore", {})
+
+    def restored() -> list[dict[str, Any]]:
+        actions = api.request("GET", f"{path}/actions")["actions"]
+        return [
+            r
+            for r in actions
+            if r["action"] == "restore"
+            and r["file_id"] == args.file_id
+            and json.dumps(r, sort_keys=True) not in before
+        ]
+
+    done = _wait(lambda: {"records": restored()}, lambda v: bool(v["records"]), args.timeout)["records"]
+    if not done:
+        print(f"Requested, not done within {args.timeout:.0f} s: see GET {path}/actions", file=sys.stderr)
+        return 1
+    record = done[0]
+    print(json.dumps(record, indent=2) if args.json else f"Restore {record['result']}: {record.get('after')}")
+    return 0 if record["result"] in ("applied", "already") else 1
 
 
 def _policies_dry_run(args: argparse.Namespace, session: boto3.Session) -> int:
