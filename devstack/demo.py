@@ -74,6 +74,8 @@ def run() -> int:
         for args in (
             ["status", admin_id],
             ["files", admin_id, "--exposure", "public"],
+            ["alerts", "--connection", admin_id, "--status", "open", "--limit", "8"],
+            ["policies", "dry-run", admin_id],
             ["activities", admin_id, "--since", "60d", "--limit", "8"],
         ):
             print(f"\n$ boxcasb {' '.join(args)}")
