@@ -56,12 +56,8 @@ class OverridesStore:
             Item={"pk": connection_pk(connection_id), "sk": POLICIES_SK, "doc": overrides.model_dump_json()}
         )
 
-    def delete(self, connection_id: str) -> bool:
-        """Remove the overrides; whether there were any."""
-        answer = self._table.delete_item(
-            Key={"pk": connection_pk(connection_id), "sk": POLICIES_SK}, ReturnValues="ALL_OLD"
-        )
-        return "Attributes" in answer
+    def delete(self, connection_id: str) -> None:
+        self._table.delete_item(Key={"pk": connection_pk(connection_id), "sk": POLICIES_SK})
 
 
 class PolicySource:
