@@ -260,7 +260,7 @@ def apply_policies(connection_id: str) -> Response[str]:
     policies = svc.policies.with_overrides(request.yaml or None)  # 400 naming lines if it can't
     if not request.dry_run:
         if request.yaml:
-            who = app.current_event.request_context.authorizer.iam.user_arn or "unknown"
+            who = _caller()
             overrides = StoredOverrides(text=request.yaml, updated_at=datetime.now(UTC), updated_by=who)
             svc.policy_overrides.put(connection_id, overrides)
         else:
@@ -298,7 +298,7 @@ def restore_file(connection_id: str, file_id: str) -> Response[str]:
         raise InvalidRequest("file ids are Box ids (digits)")
     if svc.audit_log.last_quarantine(connection_id, file_id) is None:
         raise NotFound(f"file {file_id} has no quarantine on record for this connection")
-    who = app.current_event.request_context.authorizer.iam.user_arn or "unknown"
+    who = _caller()
     svc.invoker.start_restore(RestoreRequest(connection_id=connection_id, file_id=file_id, requested_by=who))
     return _json(202, {"connection_id": connection_id, "file_id": file_id, "restore": "requested"})
 
@@ -358,7 +358,7 @@ class UpdateAlertRequest(BaseModel):
 @app.patch("/alerts/<alert_id>")
 def update_alert(alert_id: str) -> Response[str]:
     request = UpdateAlertRequest.model_validate(_json_body())
-    who = app.current_event.request_context.authorizer.iam.user_arn or "unknown"
+    who = _caller()
     alert = services().alerts.dismiss(request.connection_id, _checked_alert(alert_id), who, request.reason)
     logger.info("alert dismissed", extra={"alert_id": alert.alert_id})
     return _json(200, alert.model_dump(mode="json"))
@@ -368,6 +368,11 @@ def _checked_alert(alert_id: str) -> str:
     if not re.match(ALERT_ID_PATTERN, alert_id):
         raise InvalidRequest("alert ids are 24 hexadecimal characters")
     return alert_id
+
+
+def _caller() -> str:
+    """The IAM principal that signed the request: who applied, dismissed or asked, for the record."""
+    return app.current_event.request_context.authorizer.iam.user_arn or "unknown"
 
 
 def _checked(connection_id: str) -> str:
