@@ -13,6 +13,7 @@ import logging
 import sys
 import threading
 import traceback
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,6 +46,8 @@ class SqsPoller:
         self._wait_seconds = wait_seconds
         self._stop = threading.Event()
         self._busy = threading.Lock()  # held while a received batch is handled (not while long-polling)
+        # The last messages left on the queue, so a test that times out waiting can say which.
+        self._kept: deque[str] = deque(maxlen=5)
         self._thread = threading.Thread(
             target=self._loop, name=f"devstack-sqs-{source.function_id}-{source.event_name}", daemon=True
         )
@@ -72,6 +75,22 @@ class SqsPoller:
             "Attributes"
         ]
         return all(int(counts.get(name, "0")) == 0 for name in names) and not self._busy.locked()
+
+    def describe(self) -> str:
+        """The queue's counts and the last messages a handler failed on: for a wait that timed out."""
+        counts = self._client.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["All"])[
+            "Attributes"
+        ]
+        summary = ", ".join(
+            f"{name.removeprefix('ApproximateNumberOf')}={counts.get(name, '0')}"
+            for name in (
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            )
+        )
+        kept = "; ".join(self._kept) or "none"
+        return f"{self.queue_url} ({summary}, handling={self._busy.locked()}, last failed: {kept})"
 
     def poll_once(self) -> int:
         """Receive one batch (up to BatchSize), invoke, delete the successes; returns the batch size."""
@@ -117,8 +136,10 @@ class SqsPoller:
                 f"devstack: {self._function.name} failed on a batch from {self.queue_url}:", file=sys.stderr
             )
             traceback.print_exc()
+            self._keep(messages, "the whole batch raised")
             return
         failed = self._failed_ids(result, messages)
+        self._keep([m for m in messages if m["MessageId"] in failed], "reported as a batch item failure")
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), _RECEIVE_LIMIT):
             chunk = done[start : start + _RECEIVE_LIMIT]
@@ -126,6 +147,10 @@ class SqsPoller:
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
+
+    def _keep(self, messages: Sequence[dict[str, Any]], why: str) -> None:
+        for message in messages:
+            self._kept.append(f"{why}: {message.get('Body', '')[:300]}")
 
     def _failed_ids(self, result: Any, messages: Sequence[dict[str, Any]]) -> set[str]:
         """Message ids to keep, following Lambda's ReportBatchItemFailures rules."""

@@ -304,7 +304,7 @@ class LocalStack:
             ):
                 return
             if time.monotonic() >= deadline:
-                busy = [p.queue_url for p in self._pollers if not p.is_drained()]
+                busy = [p.describe() for p in self._pollers if not p.is_drained()]
                 raise TimeoutError(
                     f"still busy after {timeout}s: {self._async.pending} async invocation(s), queues {busy}"
                 )

@@ -221,6 +221,17 @@ def test_a_coadmin_connection_reports_admin_files_as_a_gap(stack: Any, scanning:
     assert set(files) == scannable(fake_box, coadmin=True)
 
 
+def test_a_plain_user_connection_ends_its_generation_with_a_gap(stack: Any, scanning: None) -> None:
+    # Box refuses a plain user the enterprise's user list: the start job records why and the
+    # generation ends, rather than the job retrying into the DLQ.
+    api, cid = connect(stack, "alice@acme.example")
+    assert get_connection(api, cid).get("scan") is None  # a failed Test API starts no scan
+    scan = run_scan(stack, api, cid)
+    assert scan["status"] == "complete"
+    assert [(g["kind"], g["subject"]) for g in scan["gaps"]] == [("users_unlisted", "connection")]
+    assert scan["counters"]["errors"] == 1
+
+
 def test_cli_scan_status_and_files(
     stack: Any, admin: tuple[AdminApi, str], fake_box: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

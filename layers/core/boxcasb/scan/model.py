@@ -200,6 +200,7 @@ class BulkMessage(_Model):
 class GapKind(StrEnum):
     USER_INACTIVE = "user_inactive"
     USER_NOT_ACTIONABLE = "user_not_actionable"  # a co-admin can't act as an admin (403)
+    USERS_UNLISTED = "users_unlisted"  # the connected account may not list the enterprise's users (403)
     FOLDER_UNREADABLE = "folder_unreadable"
     FILE_UNREADABLE = "file_unreadable"
     EXTERNAL_OWNER = "external_owner"

@@ -174,14 +174,11 @@ class BulkScanWorker:
                 self._folder(generation, job)
             else:
                 self._files(generation, job)
-        except ReconnectRequired as exc:
-            # Every later job would fail the same way: record it once per job and let the generation end.
-            subject = job.folder_id if not isinstance(job, StartJob) else "connection"
-            self._ledger.add_gaps(
-                job.connection_id,
-                job.generation,
-                [ScanGap(kind=GapKind.FOLDER_UNREADABLE, subject=subject, reason=str(exc))],
-            )
+        except (ReconnectRequired, BoxAccessDenied) as exc:
+            # Every later try would fail the same way (tokens refused, or an account that may not
+            # list the enterprise's users): a gap, and the generation ends instead of the job
+            # bouncing through its retries into the DLQ.
+            self._ledger.add_gaps(job.connection_id, job.generation, [_gap_for(job, exc)])
             self._finish(generation, _job_id(job), {"errors": 1})
 
     # --- the three kinds of job -------------------------------------------------------
@@ -336,6 +333,13 @@ class BulkScanWorker:
 
 def _walked_elsewhere(owner_id: str | None, walker: str, walked: set[str]) -> bool:
     return owner_id is not None and owner_id != walker and owner_id in walked
+
+
+def _gap_for(job: BulkJob, exc: ReconnectRequired | BoxAccessDenied) -> ScanGap:
+    if not isinstance(job, StartJob):
+        return ScanGap(kind=GapKind.FOLDER_UNREADABLE, subject=job.folder_id, reason=str(exc))
+    kind = GapKind.USERS_UNLISTED if isinstance(exc, BoxAccessDenied) else GapKind.FOLDER_UNREADABLE
+    return ScanGap(kind=kind, subject="connection", reason=str(exc))
 
 
 def _job_id(job: BulkJob) -> str:
