@@ -34,7 +34,7 @@ from .recorder import RecordedRequest, RequestLog, redacted_path
 from .seed import seed_tenant
 from .server import HttpServer
 from .tenant import File, Folder, Notification, Tenant, User
-from .tokens import TokenGrant, TokenStore
+from .tokens import TokenGrant, TokenRevocation, TokenStore
 from .web import ApiError, Request, Response, Router, new_request_id, unauthorized
 from .webhook_triggers import WebhookDispatcher
 
@@ -276,6 +276,11 @@ class FakeBox:
     @property
     def token_grants(self) -> list[TokenGrant]:
         return self._tokens.grants
+
+    @property
+    def token_revocations(self) -> list[TokenRevocation]:
+        """Every call to ``/oauth2/revoke``: whose grant it ended (tokens themselves are not kept)."""
+        return self._tokens.revocations
 
     # ----- pipeline -------------------------------------------------------
 

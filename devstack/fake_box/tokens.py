@@ -39,6 +39,14 @@ class TokenGrant:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class TokenRevocation:
+    """One call to the revoke endpoint: whose grant it ended (None: an unknown or invalid token)."""
+
+    login: str | None
+    token_type: str | None  # "access" or "refresh" for a token this fake issued
+
+
 @dataclass
 class _Code:
     user_id: str
@@ -99,6 +107,7 @@ class TokenStore:
         self._access: dict[str, _AccessToken] = {}
         self._refresh: dict[str, _RefreshToken] = {}
         self._grants: list[TokenGrant] = []
+        self._revocations: list[TokenRevocation] = []
 
     # ----- used by the authorize page and the API ---------------------------
 
@@ -157,6 +166,11 @@ class TokenStore:
             return False if had_tokens else None
 
     @property
+    def revocations(self) -> list[TokenRevocation]:
+        with self._lock:
+            return list(self._revocations)
+
+    @property
     def grants(self) -> list[TokenGrant]:
         with self._lock:
             return list(self._grants)
@@ -193,6 +207,10 @@ class TokenStore:
             known = self._access.get(token) or self._refresh.get(token)
             if known is not None:
                 self._revoke_grant(known.grant_id)
+        kind = None if known is None else ("access" if isinstance(known, _AccessToken) else "refresh")
+        login = self._login_of(known.user_id) if known is not None else None  # outside our lock
+        with self._lock:
+            self._revocations.append(TokenRevocation(login, kind))
         # Like RFC 7009, an unknown token is not an error.
         return Response(200)
 

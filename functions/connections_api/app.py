@@ -1,4 +1,4 @@
-"""Admin API (IAM-signed): Box connections, their activity, webhooks, scans, files and policies."""
+"""Admin API (IAM-signed): connections (connect, disconnect), activity, webhooks, scans, files, policies."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from boxcasb.activity.store import ActivityQuery
 from boxcasb.alerts.model import ALERT_ID_PATTERN, POLICY_ID_PATTERN, AlertQuery, AlertStatus
 from boxcasb.connect import redirect_uri_for
-from boxcasb.errors import InvalidRequest, NotFound
+from boxcasb.errors import Conflict, InvalidRequest, NotFound
 from boxcasb.http_edge import register_error_handlers
 from boxcasb.jobs import RestoreRequest
+from boxcasb.models import Connection, ConnectionStatus
 from boxcasb.observability import logger, metrics
 from boxcasb.policies.loader import MAX_DOCUMENT_BYTES
 from boxcasb.policies.policy_set import PolicySet, policy_summary
@@ -102,6 +103,18 @@ class ActivitiesRequest(BaseModel):
     event_type: str | None = Field(default=None, pattern=r"^[A-Z0-9_.]{1,64}$")
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=2048)
+
+
+@app.delete("/connections/<connection_id>")
+def disconnect(connection_id: str) -> Response[str]:
+    """Disconnect (202): the Disconnect function deletes the webhooks in Box, revokes the tokens
+    and deletes the data; `GET /connections/{id}` shows it `disconnected`, with what went.
+    Asking again resumes an unfinished disconnect; a finished one is left as it is."""
+    svc = services()
+    connection = svc.disconnects().request(_checked(connection_id), _caller())
+    if connection.status is not ConnectionStatus.DISCONNECTED:
+        svc.invoker.start_disconnect(connection_id)
+    return _json(202, {"connection_id": connection_id, "connection": connection.model_dump(mode="json")})
 
 
 @app.get("/connections/<connection_id>/activities")
@@ -255,7 +268,7 @@ def list_policies(connection_id: str) -> Response[str]:
 @app.put("/connections/<connection_id>/policies")
 def apply_policies(connection_id: str) -> Response[str]:
     svc = services()
-    svc.store.get_connection(_checked(connection_id))
+    _live(svc.store.get_connection(_checked(connection_id)))
     request = ApplyPoliciesRequest.model_validate(_json_body())
     policies = svc.policies.with_overrides(request.yaml or None)  # 400 naming lines if it can't
     if not request.dry_run:
@@ -293,7 +306,7 @@ def restore_file(connection_id: str, file_id: str) -> Response[str]:
     """Puts a quarantined file back where it was (202: the Governance function does it; the
     outcome is in GET /connections/{id}/actions). The file's quarantine alerts are dismissed."""
     svc = services()
-    svc.store.get_connection(_checked(connection_id))
+    _live(svc.store.get_connection(_checked(connection_id)))
     if not re.match(r"^[0-9]{1,20}$", file_id):
         raise InvalidRequest("file ids are Box ids (digits)")
     if svc.audit_log.last_quarantine(connection_id, file_id) is None:
@@ -373,6 +386,13 @@ def _checked_alert(alert_id: str) -> str:
 def _caller() -> str:
     """The IAM principal that signed the request: who applied, dismissed or asked, for the record."""
     return app.current_event.request_context.authorizer.iam.user_arn or "unknown"
+
+
+def _live(connection: Connection) -> Connection:
+    """The connection, unless it is disconnecting or disconnected (409: nothing may be added)."""
+    if connection.status.retired:
+        raise Conflict(f"connection {connection.connection_id} is {connection.status.value}")
+    return connection
 
 
 def _checked(connection_id: str) -> str:

@@ -27,6 +27,7 @@ FUNCTION_OF = {
     "scan_scheduler": "ScanSchedulerFunction",
     "alert_notifier": "AlertNotifierFunction",
     "governance": "GovernanceFunction",
+    "disconnect": "DisconnectFunction",
 }
 
 
@@ -61,6 +62,7 @@ def test_every_event_file_is_covered() -> None:
         "scan_scheduler.json",
         "alert_notifier.json",
         "governance_restore.json",
+        "disconnect.json",
     }
 
 
@@ -218,3 +220,7 @@ def test_a_restore_of_a_file_never_quarantined_is_refused_and_changes_nothing(st
         "status": "rejected",
         "reason": "no quarantine of this file is on record",
     }
+
+
+def test_a_disconnect_of_an_unknown_connection_is_refused_and_changes_nothing(stack: Any) -> None:
+    assert invoke(stack, "disconnect.json") == {"status": "rejected", "reason": "unknown connection"}

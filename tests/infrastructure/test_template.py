@@ -28,6 +28,7 @@ MAY_DECRYPT_TOKENS = {
     "ScanWorkerFunction",
     "PriorityScanFunction",
     "GovernanceFunction",  # restores a quarantined file in Box
+    "DisconnectFunction",  # deletes webhooks in Box, then revokes the tokens
 }
 
 
@@ -123,6 +124,18 @@ def test_only_box_callers_can_decrypt_tokens_and_the_api_cannot_touch_the_key() 
     assert not statements(FUNCTIONS["ConnectionsApiFunction"])  # no KMS at all
     callback = {a for s in statements(FUNCTIONS["OAuthCallbackFunction"]) for a in s["Action"]}
     assert callback == {"kms:Encrypt"}
+
+
+def test_the_disconnect_function_reaches_only_what_it_deletes() -> None:
+    policies = FUNCTIONS["DisconnectFunction"]["Properties"]["Policies"]
+    crud = {p["DynamoDBCrudPolicy"]["TableName"]["Ref"] for p in policies if "DynamoDBCrudPolicy" in p}
+    assert crud == {"StateTable", "ActivityTable", "InventoryTable", "AlertsTable"}
+    kms = [s for s in statements(FUNCTIONS["DisconnectFunction"]) if s["Sid"] == "RevokeTokens"]
+    assert [s["Resource"] for s in kms] == [{"Fn::GetAtt": ["TokenKey", "Arn"]}]
+    assert not any("SQS" in name or "SNS" in name or "Lambda" in name for p in policies for name in p)
+    api = FUNCTIONS["ConnectionsApiFunction"]["Properties"]
+    assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "DisconnectFunction"}}} in api["Policies"]
+    assert routes()["DELETE /connections/{connection_id}"]["function"] == "ConnectionsApiFunction"
 
 
 def test_every_environment_variable_is_a_setting_or_a_powertools_one() -> None:

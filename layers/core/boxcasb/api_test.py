@@ -197,6 +197,8 @@ class ApiTestService:
     def request(self, connection_id: str) -> ApiTestReport:
         """Record that a test was asked for (what the 202 answer shows until the run ends)."""
         connection = self._store.get_connection(connection_id)
+        if connection.status.retired:
+            raise Conflict(f"connection {connection_id} is {connection.status.value}")
         if connection.status is ConnectionStatus.PENDING:
             raise Conflict(
                 f"connection {connection_id} is not connected to Box yet: finish `boxcasb connect`"

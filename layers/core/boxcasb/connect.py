@@ -19,6 +19,7 @@ from boxcasb.errors import (
     AppNotConfigured,
     AuthorizationCodeRejected,
     BoxCasbError,
+    Conflict,
     InvalidRequest,
     NotFound,
 )
@@ -110,10 +111,16 @@ class ConnectService:
             )
         else:
             connection_id = reconnect_id
-            self._store.update_connection(
-                connection_id,
-                lambda c: c.model_copy(update={"authorization": authorization, "updated_at": now}),
-            )
+
+            def reauthorize(c: Connection) -> Connection:
+                if c.status.retired:
+                    raise Conflict(
+                        f"connection {connection_id} is {c.status.value}: it can't be reconnected; "
+                        "start a new connection (`boxcasb connect`)"
+                    )
+                return c.model_copy(update={"authorization": authorization, "updated_at": now})
+
+            self._store.update_connection(connection_id, reauthorize)
         state = secrets.token_urlsafe(32)
         self._store.put_oauth_state(
             state,
@@ -169,6 +176,12 @@ class ConnectService:
             return self._failed(connection_id, f"Box could not complete the connection: {exc}.", _RETRY)
 
     def _connect(self, connection_id: str, code: str) -> CallbackOutcome:
+        if self._store.get_connection(connection_id).status.retired:  # the code is never exchanged
+            return self._failed(
+                connection_id,
+                "This connection was disconnected while Box was asking for consent. Nothing was connected.",
+                "Run `boxcasb connect` to start a new connection.",
+            )
         tokens = self._gateways().app().exchange_code(code)
         user = self._gateways().with_tokens(tokens).current_user()
         existing = self._store.get_connection(connection_id)

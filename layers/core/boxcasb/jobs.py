@@ -42,6 +42,14 @@ class RestoreRequest(BaseModel):
     requested_by: str = Field(min_length=1, max_length=2048)  # the IAM principal that asked
 
 
+class DisconnectRequest(BaseModel):
+    """The event the Disconnect function receives: carry out (or continue) a requested disconnect."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+
+
 class AsyncInvoker:
     def __init__(
         self,
@@ -49,11 +57,13 @@ class AsyncInvoker:
         api_test_function: str | None,
         webhook_sync_function: str | None = None,
         governance_function: str | None = None,
+        disconnect_function: str | None = None,
     ) -> None:
         self._client = lambda_client
         self._api_test_function = api_test_function
         self._webhook_sync_function = webhook_sync_function
         self._governance_function = governance_function
+        self._disconnect_function = disconnect_function
 
     def start_api_test(self, connection_id: str, reason: str) -> None:
         payload = ApiTestRequest(connection_id=connection_id, reason=reason)
@@ -65,6 +75,10 @@ class AsyncInvoker:
 
     def start_restore(self, request: RestoreRequest) -> None:
         self._start(self._governance_function, "GOVERNANCE_FUNCTION_NAME", request, "the restore")
+
+    def start_disconnect(self, connection_id: str) -> None:
+        payload = DisconnectRequest(connection_id=connection_id)
+        self._start(self._disconnect_function, "DISCONNECT_FUNCTION_NAME", payload, "the disconnect")
 
     def _start(self, function: str | None, setting: str, payload: BaseModel, what: str) -> None:
         if not function:

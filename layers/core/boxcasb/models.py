@@ -16,6 +16,13 @@ class ConnectionStatus(StrEnum):
     PENDING = "pending"  # created, no tokens yet
     CONNECTED = "connected"
     RECONNECT_REQUIRED = "reconnect_required"  # Box refused our tokens for good
+    DISCONNECTING = "disconnecting"  # an admin asked to disconnect: nothing new starts, data goes
+    DISCONNECTED = "disconnected"  # tokens revoked, webhooks and data gone; the item is a tombstone
+
+    @property
+    def retired(self) -> bool:
+        """Disconnecting or disconnected: no work may start, no reconnect is possible."""
+        return self in (ConnectionStatus.DISCONNECTING, ConnectionStatus.DISCONNECTED)
 
 
 class AuthorizationState(StrEnum):
@@ -66,6 +73,16 @@ class ApiTestReport(_Model):
     box_calls: int = 0
 
 
+class Disconnection(_Model):
+    """Who asked to disconnect a connection, when it ended, and what it removed (counts per kind)."""
+
+    requested_by: str  # the IAM principal that asked
+    requested_at: datetime
+    disconnected_at: datetime | None = None
+    removed: dict[str, int] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)  # what could not be done in Box, and why
+
+
 class Connection(_Model):
     connection_id: str
     status: ConnectionStatus
@@ -81,6 +98,7 @@ class Connection(_Model):
     role: str | None = None
     authorization: Authorization | None = None
     last_test: ApiTestReport | None = None
+    disconnect: Disconnection | None = None
 
 
 class BoxUser(_Model):

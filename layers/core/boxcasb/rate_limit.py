@@ -48,6 +48,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from boxcasb.errors import BoxRateLimited
+from boxcasb.state_store import delete_keys, query_all
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -260,6 +261,19 @@ class RateLimiters:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._limiters: dict[tuple[str, Lane], WindowedRateLimiter] = {}
+
+    def forget(self, key: str) -> int:
+        """Delete the windows of `key` (a disconnected connection); they would expire minutes later."""
+        with self._lock:
+            for lane in ("priority", "bulk"):
+                self._limiters.pop((key, lane), None)
+        windows = query_all(
+            self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": RATE_PREFIX + key},
+            ProjectionExpression="pk, sk",
+        )
+        return delete_keys(self._table, list(windows))
 
     def __call__(self, key: str, lane: Lane) -> WindowedRateLimiter:
         with self._lock:

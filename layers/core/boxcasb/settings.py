@@ -31,6 +31,7 @@ class Settings(BaseModel):
     api_test_function_name: str | None = None
     webhook_sync_function_name: str | None = None
     governance_function_name: str | None = None
+    disconnect_function_name: str | None = None
     oauth_state_ttl_seconds: int = Field(default=600, ge=60, le=3600)
     # Refresh tokens live 60 days; refresh those untouched for this long so none dies unused.
     token_keeper_max_idle_days: int = Field(default=30, ge=1, le=55)

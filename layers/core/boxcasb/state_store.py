@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -74,6 +74,19 @@ def query_all(table: Table, **kwargs: Any) -> Iterator[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def delete_keys(table: Table, keys: Iterable[Mapping[str, Any]]) -> int:
+    """Delete items by their `pk`/`sk` in BatchWriteItem batches of 25; how many keys were sent.
+
+    Deleting a key that is already gone is no error, so a repeated pass is harmless.
+    """
+    count = 0
+    with table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+        for key in keys:
+            batch.delete_item(Key={"pk": key["pk"], "sk": key["sk"]})
+            count += 1
+    return count
 
 
 def connection_pk(connection_id: str) -> str:
@@ -462,6 +475,21 @@ class StateStore:
         ).get("Items", [])
         return WebhookRegistration.model_validate_json(str(items[0]["doc"])) if items else None
 
+    def detach_webhooks(self, connection_id: str) -> int:
+        """Take the connection's webhooks out of `gsi1`: the intake no longer finds their deliveries.
+
+        The records stay (the disconnect still deletes each in Box); a delivery naming one is then
+        an unknown webhook, answered and ignored like any other.
+        """
+        detached = 0
+        for item in self._query_prefix(connection_id, WEBHOOK_PREFIX):
+            if "gsi1pk" in item:
+                self._table.update_item(
+                    Key={"pk": item["pk"], "sk": item["sk"]}, UpdateExpression="REMOVE gsi1pk, gsi1sk"
+                )
+                detached += 1
+        return detached
+
     def mark_webhook_for_recreation(self, registration: WebhookRegistration, reason: str) -> None:
         marked = registration.model_copy(update={"status": WebhookStatus.RECREATE, "reason": reason})
         try:
@@ -496,6 +524,21 @@ class StateStore:
                 "expires_at": int(expires_at.timestamp()),
             }
         )
+
+    def delete_connection_items(self, connection_id: str) -> int:
+        """Delete everything left in the connection's partition but the connection item itself
+        (backfill and stream checkpoints, webhook records and sync report, and any stragglers)."""
+        keys = (
+            item
+            for item in query_all(
+                self._table,
+                KeyConditionExpression=Key("pk").eq(connection_pk(connection_id)),
+                ProjectionExpression="pk, sk",
+                ConsistentRead=True,
+            )
+            if item["sk"] != CONNECTION_SK
+        )
+        return delete_keys(self._table, list(keys))
 
     @staticmethod
     def _window_item(pk: str, window: BackfillWindow) -> dict[str, Any]:

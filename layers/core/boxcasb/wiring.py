@@ -28,7 +28,10 @@ from boxcasb.alerts.service import AlertService
 from boxcasb.alerts.store import AlertStore
 from boxcasb.api_test import ApiTestService, BoxProbe
 from boxcasb.app_credentials import AppCredentialsProvider
+from boxcasb.clock import utc_now
 from boxcasb.connect import ConnectService
+from boxcasb.disconnect import DisconnectPorts, DisconnectService
+from boxcasb.errors import NotFound
 from boxcasb.govern.actions import Governor
 from boxcasb.govern.box_writes import GatewayBoxWrites
 from boxcasb.inspect.content import ContentReader
@@ -82,6 +85,7 @@ class Services:
             settings.api_test_function_name,
             settings.webhook_sync_function_name,
             settings.governance_function_name,
+            settings.disconnect_function_name,
         )
 
     @cached_property
@@ -287,8 +291,47 @@ class Services:
             self.inventory,
             lambda connection_id: ScanReads(self.gateways.for_connection(connection_id)),
             self.file_scanner,
-            lambda connection_id: self.store.get_connection(connection_id).admin_user_id or "",
+            self._admin_of_live,
             lambda connection_id, requests: queue.enqueue(connection_id, requests, "scan"),
+        )
+
+    def _admin_of_live(self, connection_id: str) -> str:
+        """The connected admin's user id; NotFound for a disconnected connection (its work is dropped)."""
+        connection = self.store.get_connection(connection_id)
+        if connection.status.retired:
+            raise NotFound(f"connection {connection_id} is {connection.status.value}")
+        return connection.admin_user_id or ""
+
+    def disconnects(self) -> DisconnectService:
+        return DisconnectService(self.store, self._disconnect_ports)
+
+    def _disconnect_ports(self) -> DisconnectPorts:
+        activity_state = DynamoDbActivityState(self.store.table, ttl_attribute="expires_at")
+        alerts_table = aws_clients.table(_required(self.settings.alerts_table_name, "ALERTS_TABLE_NAME"))
+
+        def overrides(connection_id: str) -> int:
+            self.policies.forget(connection_id)
+            return int(self.policy_overrides.delete(connection_id))
+
+        return DisconnectPorts(
+            ledger=self.scan_ledger,
+            box_for=self.gateways.for_connection,
+            load_tokens=self.tokens.load,
+            revoke=lambda token: self.gateways.app().revoke(token),
+            erasers=(
+                (
+                    "activity",
+                    lambda connection_id: self.activity_store.delete_connection(connection_id, utc_now()),
+                ),
+                ("inventory", self.inventory.delete_connection),
+                ("scans", self.scan_ledger.delete_connection),
+                ("alerts", AlertStore(alerts_table).delete_connection),
+                ("policies", overrides),
+                ("audit", self.audit_log.delete_connection),
+                ("rate_limit", self.rate_limiters.forget),
+                ("activity_rules", activity_state.forget_connection),
+                ("state", self.store.delete_connection_items),  # last: checkpoints, webhook records
+            ),
         )
 
     def _mark_reconnect_required(self, connection_id: str, reason: str) -> None:
@@ -302,6 +345,8 @@ def _required(value: str | None, name: str) -> str:
 
 
 def _reconnect_required(c: Connection, reason: str) -> Connection:
+    if c.status.retired:
+        return c  # a disconnect revokes the tokens itself: its status must not turn back
     return c.model_copy(update={"status": ConnectionStatus.RECONNECT_REQUIRED, "status_reason": reason})
 
 

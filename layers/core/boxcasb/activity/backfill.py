@@ -21,7 +21,7 @@ from boxcasb.activity.ingest import Ingestor
 from boxcasb.activity.model import ActivityEvent, EventPage
 from boxcasb.activity.progress import BackfillSummary, BackfillWindow, IngestionStatus, StreamCheckpoint
 from boxcasb.clock import Clock, utc_now
-from boxcasb.errors import BoxAccessDenied, BoxRateLimited, ReconnectRequired
+from boxcasb.errors import BoxAccessDenied, BoxRateLimited, NotFound, ReconnectRequired
 from boxcasb.observability import logger, metrics
 from boxcasb.state_store import StateStore
 
@@ -116,6 +116,8 @@ class BackfillService:
     def handle(self, message: BackfillMessage, seconds_left: Callable[[], float]) -> str:
         """One queue message. An unfinished window goes back on the queue (delayed if Box asked)."""
         cid = message.connection_id
+        if self._disconnected(cid):
+            return "disconnected"  # dropped: its data is being deleted
         if message.kind == "plan":
             assert message.connected_at is not None  # checked by the model
             self.plan(cid, message.connected_at)
@@ -128,6 +130,12 @@ class BackfillService:
         if result.outcome in (WindowOutcome.CONTINUE, WindowOutcome.RETRY_LATER):
             self._queue.send([message], result.delay_seconds)
         return result.outcome.value
+
+    def _disconnected(self, connection_id: str) -> bool:
+        try:
+            return self._state.get_connection(connection_id).status.retired
+        except NotFound:
+            return False  # the message's own checks decide (an unplanned window is dropped)
 
     def on_connected(self, connection_id: str, connected_at: datetime) -> None:
         """After a connect: plan the backfill the first time, resume what a stop left after a reconnect."""

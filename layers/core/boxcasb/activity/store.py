@@ -33,6 +33,7 @@ from botocore.exceptions import ClientError
 from boxcasb.activity.model import ActivityEvent, timestamp
 from boxcasb.cursor import NOT_OURS, decode_cursor, encode_cursor
 from boxcasb.errors import InvalidRequest
+from boxcasb.state_store import delete_keys, query_all
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -71,6 +72,24 @@ class ActivityStore:
             for item in items.values():
                 batch.put_item(Item=item)
         return len(items)
+
+    def delete_connection(self, connection_id: str, now: datetime) -> int:
+        """Delete every event of a connection: each day partition the retention can still hold.
+
+        The day partitions are the table's own key, so this reads keys only, one Query per day
+        (a day either side of the window for clock skew and late writes), and deletes in batches.
+        """
+        deleted = 0
+        day, oldest = _day(now + timedelta(days=1)), _day(now - self._retention - timedelta(days=1))
+        while day >= oldest:
+            keys = query_all(
+                self._table,
+                KeyConditionExpression=Key("pk").eq(f"{connection_id}#{day.date().isoformat()}"),
+                ProjectionExpression="pk, sk",
+            )
+            deleted += delete_keys(self._table, list(keys))
+            day -= timedelta(days=1)
+        return deleted
 
     def query(self, connection_id: str, q: ActivityQuery) -> ActivityPage:
         if q.since >= q.until:

@@ -53,6 +53,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+from boxcasb.state_store import delete_keys
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
@@ -161,6 +163,26 @@ class DynamoDbActivityState:
         self._lock = threading.Lock()
         self._fired: dict[tuple[str, int], str] = {}  # window -> the mark that reached its count
         self.writes = 0  # UpdateItem calls, failed conditions included (for tests and benchmarks)
+
+    def forget_connection(self, connection_id: str) -> int:
+        """Delete every window and country set of a connection (a disconnect).
+
+        Their partitions are per policy, rule and user, which nothing lists, so this is the one
+        Scan in the code: a filtered, keys-only read of the table, run once per disconnect.
+        """
+        keys: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "FilterExpression": "begins_with(pk, :prefix)",
+            "ExpressionAttributeValues": {":prefix": f"{KEY_PREFIX}{connection_id}#"},
+            "ProjectionExpression": "pk, sk",
+        }
+        while True:
+            page = self._table.scan(**kwargs)
+            keys.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return delete_keys(self._table, keys)
 
     def count(
         self, scope: Scope, window: int, threshold: int, event: EventMark, expires_at: datetime

@@ -113,7 +113,55 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_webhook_commands(sub)
     _add_console_command(sub)
+    _add_disconnect_command(sub)
     return p
+
+
+def _add_disconnect_command(sub: Any) -> None:
+    c = sub.add_parser(
+        "disconnect",
+        help="disconnect a connection: revoke its tokens, delete its webhooks and its data",
+        description="Deletes this stack's webhooks in Box, revokes the Box tokens and deletes the "
+        "connection's activity, inventory, scans, alerts, overrides and audit. The connection stays "
+        "listed as disconnected (who asked, when). It can't be reconnected: connect again instead.",
+    )
+    c.add_argument("connection_id", type=_connection_id)
+    c.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    c.add_argument("--no-wait", action="store_true")
+    c.add_argument("--timeout", type=float, default=900.0)
+    c.set_defaults(run=_disconnect)
+
+
+def _disconnect(args: argparse.Namespace, session: boto3.Session) -> int:
+    api = _api(args, session)
+    path = f"/connections/{args.connection_id}"
+    if not args.yes:
+        current = api.request("GET", path)
+        who = current.get("enterprise_name") or current.get("admin_login") or "not connected to Box"
+        prompt = f"Disconnect {args.connection_id} ({who})? Its data is deleted for good. [y/N] "
+        if not sys.stdin.isatty() or input(prompt).strip().lower() not in ("y", "yes"):
+            print("Nothing was changed (pass --yes to disconnect without asking).", file=sys.stderr)
+            return 1
+    api.request("DELETE", path)
+    if args.no_wait:
+        print(f"Disconnecting. See: boxcasb status {args.connection_id}")
+        return 0
+    connection = _wait(
+        lambda: api.request("GET", path), lambda c: c["status"] == "disconnected", args.timeout
+    )
+    if args.json:
+        print(json.dumps(connection, indent=2))
+    record = connection.get("disconnect") or {}
+    if connection["status"] != "disconnected":
+        print(f"Still {connection['status']} after {args.timeout:.0f} s: boxcasb status {args.connection_id}")
+        return 1
+    if not args.json:
+        print(f"Disconnected {args.connection_id} at {record.get('disconnected_at')}.")
+        for kind, count in sorted((record.get("removed") or {}).items()):
+            print(f"  {kind:<15} {count} removed")
+        for note in record.get("notes") or []:
+            print(f"  note: {note}")
+    return 0
 
 
 def _add_console_command(sub: Any) -> None:

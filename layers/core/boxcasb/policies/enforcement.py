@@ -24,7 +24,7 @@ from boxcasb.observability import logger
 from boxcasb.policies.file_match import PolicyMatch
 from boxcasb.policies.model import FileAction, Mode
 from boxcasb.scan.model import FileRecord
-from boxcasb.state_store import connection_pk, query_all
+from boxcasb.state_store import connection_pk, delete_keys, query_all
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -57,6 +57,17 @@ class AuditLog:
 
     def recent(self, connection_id: str, limit: int = 100) -> list[AuditRecord]:
         return list(itertools.islice(self._records(connection_id), limit))
+
+    def delete_connection(self, connection_id: str) -> int:
+        """Delete the connection's audit (a disconnect: who disconnected stays on the connection)."""
+        keys = query_all(
+            self._table,
+            KeyConditionExpression=Key("pk").eq(connection_pk(connection_id))
+            & Key("sk").begins_with(AUDIT_PREFIX),
+            ProjectionExpression="pk, sk",
+            ConsistentRead=True,
+        )
+        return delete_keys(self._table, list(keys))
 
     def _records(self, connection_id: str) -> Iterator[AuditRecord]:
         """Newest first, read page by page as they are consumed."""

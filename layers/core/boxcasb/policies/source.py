@@ -56,8 +56,12 @@ class OverridesStore:
             Item={"pk": connection_pk(connection_id), "sk": POLICIES_SK, "doc": overrides.model_dump_json()}
         )
 
-    def delete(self, connection_id: str) -> None:
-        self._table.delete_item(Key={"pk": connection_pk(connection_id), "sk": POLICIES_SK})
+    def delete(self, connection_id: str) -> bool:
+        """Remove the overrides; whether there were any."""
+        answer = self._table.delete_item(
+            Key={"pk": connection_pk(connection_id), "sk": POLICIES_SK}, ReturnValues="ALL_OLD"
+        )
+        return "Attributes" in answer
 
 
 class PolicySource:

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from boxcasb.clock import Clock, utc_now
 from boxcasb.scan.model import GenerationStatus, ScanCounters, ScanGap, ScanGeneration
-from boxcasb.state_store import connection_pk, is_conditional_failure, query_all
+from boxcasb.state_store import connection_pk, delete_keys, is_conditional_failure, query_all
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -311,6 +311,24 @@ class ScanLedger:
                     found[str(item["sk"]).removeprefix("JOB#")] = str(item.get("parent", ""))
                 request = answer.get("UnprocessedKeys") or {}
         return found
+
+    def delete_connection(self, connection_id: str) -> int:
+        """Delete every generation of a connection with its counters, jobs and gaps.
+
+        A generation's work partition goes before the generation item, so a pass cut short
+        leaves the generation to find (and its work to delete) on the next pass.
+        """
+        deleted = 0
+        for key in self._query(connection_pk(connection_id), "SCAN#"):
+            number = int(str(key["sk"]).removeprefix("SCAN#"))
+            work = query_all(
+                self._table,
+                KeyConditionExpression=Key("pk").eq(_work_pk(connection_id, number)),
+                ProjectionExpression="pk, sk",
+            )
+            deleted += delete_keys(self._table, list(work))
+            deleted += delete_keys(self._table, [key])
+        return deleted
 
     def _is_done(self, pk: str, job_id: str) -> bool:
         item = self._table.get_item(Key={"pk": pk, "sk": f"JOB#{job_id}"}, ConsistentRead=True).get("Item")

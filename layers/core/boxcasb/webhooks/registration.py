@@ -209,6 +209,26 @@ class WebhookRegistrar:
         return report
 
 
+@dataclass(frozen=True)
+class WebhookRemoval:
+    removed: int  # deleted in Box (or already gone there), and their records with them
+    refused: list[str]  # why Box refused the others (their records stay)
+
+
+def remove_recorded(
+    store: StateStore, box: WebhookBox, connection_id: str, admin_id: str, clock: Clock = utc_now
+) -> WebhookRemoval:
+    """Delete every webhook recorded for a connection (a disconnect), each As-User its owner.
+
+    The sync's own delete path: a refusal concerning one webhook is reported and the rest go on;
+    Box down several calls in a row, a long 429 or a revoked token propagate.
+    """
+    run = _Run(store, box, connection_id, admin_id, False, "", clock)
+    for registration in store.list_webhooks(connection_id):
+        run.remove(registration)
+    return WebhookRemoval(removed=run.counts["removed"], refused=[u.reason for u in run.uncovered])
+
+
 @dataclass
 class _Found:
     targets: dict[str, Target] = field(default_factory=dict)
@@ -392,7 +412,7 @@ class _Run:
                 target, f"the owner has {per_user_limit} webhooks of this app (Box's limit per user)"
             )
         for registration in plan.remove:  # first: frees places under the per-user limit
-            self._remove(registration)
+            self.remove(registration)
         recreate = [(registration, target, True) for registration, target in plan.recreate]
         recreate += self._keep_and_update(plan)
         for registration, target, delete_first in recreate:
@@ -452,7 +472,8 @@ class _Run:
             self._listed[owner] = self.guard(partial(self.box.list_webhooks_as, self.acting(owner)))
         return self._listed[owner]
 
-    def _remove(self, registration: WebhookRegistration) -> None:
+    def remove(self, registration: WebhookRegistration) -> None:
+        """Delete the webhook in Box as its owner (404: gone already), then its record."""
         owner = registration.owner_user_id
         try:
             self.guard(partial(self.box.delete_webhook_as, self.acting(owner), registration.webhook_id))

@@ -46,8 +46,16 @@ class WebhookSyncService:
         return {connection_id: self.run(connection_id) for connection_id in due}
 
     def run(self, connection_id: str) -> WebhookSyncReport:
-        self._store.get_connection(connection_id)  # NotFound for an unknown connection
+        connection = self._store.get_connection(connection_id)  # NotFound for an unknown connection
         started = self._clock()
+        if connection.status.retired:
+            # A disconnect deletes the webhooks: a sync must not create them again (nor a report).
+            return WebhookSyncReport(
+                outcome=SyncOutcome.FAILED,
+                started_at=started,
+                finished_at=started,
+                error=f"connection {connection_id} is {connection.status.value}",
+            )
         try:
             report = self._registrar().sync(connection_id)
         except BoxCasbError as exc:
