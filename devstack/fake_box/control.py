@@ -47,6 +47,8 @@ def control_router(box: FakeBox) -> Router[Request]:
                 method=spec.get("method"),
                 delay_seconds=float(spec.get("delay_seconds", 0.0)),
                 skip=int(spec.get("skip", 0)),
+                rate=float(spec.get("rate", 1.0)),
+                drop=bool(spec.get("drop", False)),
             )
         except (KeyError, TypeError, ValueError, re.error) as error:
             raise bad_request(f"Invalid fault: {error}") from None

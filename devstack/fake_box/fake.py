@@ -29,7 +29,7 @@ from .control import control_router
 from .deliveries import DEFAULT_WEBHOOK_KEYS, Deliverer, DeliveryAttempt, WebhookKeys, WebhookOptions
 from .downloads import CONTENT_PREFIX, DownloadLinks
 from .eventlog import EventOptions
-from .faults import Faults
+from .faults import ConnectionDropped, Faults
 from .recorder import RecordedRequest, RequestLog, redacted_path
 from .seed import seed_tenant
 from .server import HttpServer
@@ -294,6 +294,9 @@ class FakeBox:
                 response = self._box_call(request)
         except ApiError as error:
             response = error.to_response(request_id)
+        except ConnectionDropped:
+            self._log.record(request, 0)
+            raise
         except Exception:
             _log.exception("fake Box failed on %s %s", request.method, redacted_path(request.path))
             response = ApiError(500, "internal_server_error", "Internal Server Error").to_response(request_id)
@@ -306,6 +309,8 @@ class FakeBox:
         fault = self.faults.take(request.method, request.path)
         if fault is not None:
             time.sleep(fault.delay_seconds)
+            if fault.drop:
+                raise ConnectionDropped
             error = fault.error()
             if error is not None:
                 raise error

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from .faults import ConnectionDropped
 from .web import Request, Response
 
 HOST = "127.0.0.1"
@@ -49,7 +50,11 @@ class _Handler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=self.rfile.read(length) if length else b"",
         )
-        response = self.server.dispatch(request)
+        try:
+            response = self.server.dispatch(request)
+        except ConnectionDropped:
+            self.close_connection = True  # the client reads EOF where the status line should be
+            return
         self.send_response(response.status)
         for name, value in response.headers:
             self.send_header(name, value)

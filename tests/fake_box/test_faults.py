@@ -85,12 +85,41 @@ def test_the_token_endpoint_can_fail_too(http: BoxHttp, box: FakeBox) -> None:
         {"path_regex": "x", "status": 200},
         {"path_regex": "(", "status": 500},
         {"status": 500},
+        {"path_regex": "x", "status": 500, "rate": 0},
+        {"path_regex": "x", "status": 500, "rate": 1.5},
+        {"path_regex": "x", "status": 500, "drop": True},
     ],
 )
 def test_invalid_faults_are_refused(box: FakeBox, spec: dict[str, object]) -> None:
     answer = requests.post(f"{box.url}/_fake/faults", json=spec, timeout=10)
     assert answer.status_code == 400
     assert box.faults.active() == []
+
+
+def test_a_rate_applies_the_fault_to_that_share_of_requests_replayably(
+    http: BoxHttp, box: FakeBox, admin: Tokens
+) -> None:
+    def statuses() -> list[int]:
+        box.faults.seed(7)
+        box.faults.add(path_regex=r"^/2\.0/users/me$", status=503, rate=0.3, times=None)
+        answers = [http.get("/2.0/users/me", admin).status_code for _ in range(200)]
+        box.faults.clear()
+        return answers
+
+    first = statuses()
+    assert set(first) == {200, 503}
+    assert 40 <= first.count(503) <= 80  # 30% of 200, within sampling noise for this seed
+    assert statuses() == first  # the same seed fails the same requests
+    assert box.faults.applied()["503"] == 2 * first.count(503)
+
+
+def test_a_dropped_connection_gets_no_answer_at_all(http: BoxHttp, box: FakeBox, admin: Tokens) -> None:
+    box.faults.add(path_regex=r"^/2\.0/users/me$", drop=True, times=1)
+    with pytest.raises(requests.ConnectionError):
+        http.get("/2.0/users/me", admin)
+    assert http.get("/2.0/users/me", admin).status_code == 200  # the next connection is served
+    assert box.count(path_regex=r"^/2\.0/users/me$", status=0) == 1  # logged with no status
+    assert box.faults.applied() == {"drop": 1}
 
 
 def test_every_answer_has_a_request_id(http: BoxHttp, admin: Tokens) -> None:
