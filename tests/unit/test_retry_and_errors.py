@@ -55,12 +55,26 @@ def test_5xx_retried_with_bounded_jitter_until_max_attempts() -> None:
     assert len(set(waits)) > 100  # jittered, not a fixed sleep
 
 
-def test_401_refreshes_once_only() -> None:
+def test_401_refreshes_at_most_twice_per_request() -> None:
     auth = CountingAuth()
     strategy = LambdaRetryStrategy()
-    assert strategy.should_retry(options(auth), response(401), 1)
-    assert strategy.retry_after(options(auth), response(401), 1) == 0.0  # no sleep after a refresh
-    assert not strategy.should_retry(options(auth), response(401), 2)
+    request = options(auth)
+    assert strategy.should_retry(request, response(401), 1)
+    assert strategy.retry_after(request, response(401), 1) == 0.0  # no sleep after a refresh
+    assert strategy.should_retry(request, response(401), 2)  # the pair adopted was stale too
+    assert not strategy.should_retry(request, response(401), 3)
+    assert auth.refreshes == 2
+    assert strategy.should_retry(options(auth), response(401), 1)  # another request starts afresh
+    assert auth.refreshes == 3
+
+
+def test_a_401_after_a_5xx_still_refreshes() -> None:
+    # Found by the chaos run: the token expired while the first attempt met a 503.
+    auth = CountingAuth()
+    strategy = LambdaRetryStrategy()
+    request = options(auth)
+    assert strategy.should_retry(request, response(503), 1)
+    assert strategy.should_retry(request, response(401), 2)
     assert auth.refreshes == 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from weakref import WeakKeyDictionary
 
 from box_sdk_gen.networking.fetch_options import FetchOptions
 from box_sdk_gen.networking.fetch_response import FetchResponse
@@ -14,8 +15,13 @@ class LambdaRetryStrategy(RetryStrategy):
 
     A 429 whose Retry-After exceeds the cap is not retried here: the error reaches the
     caller, which puts the work back on its queue with that delay instead of paying for
-    an idle Lambda. A 401 triggers one token refresh, not one per attempt.
+    an idle Lambda. A 401 triggers a token refresh at most twice per request, whatever
+    came before it (a 503 then a 401 is one expired token, not a dead connection): the
+    first refresh may hand us the pair another worker stored, which Box may have expired
+    as well; the second then exchanges our refresh token for certain.
     """
+
+    MAX_REAUTHENTICATIONS = 2
 
     def __init__(
         self, *, max_attempts: int = 4, max_wait_seconds: float = 5.0, base_seconds: float = 0.5
@@ -24,6 +30,8 @@ class LambdaRetryStrategy(RetryStrategy):
         self.max_attempts = max_attempts
         self.max_wait_seconds = max_wait_seconds
         self.base_seconds = base_seconds
+        # Per request (boxsdk makes one FetchOptions per call), forgotten with it.
+        self._reauthenticated: WeakKeyDictionary[FetchOptions, int] = WeakKeyDictionary()
 
     def should_retry(
         self, fetch_options: FetchOptions, fetch_response: FetchResponse, attempt_number: int
@@ -34,8 +42,10 @@ class LambdaRetryStrategy(RetryStrategy):
         if status == 0:  # connection error or timeout
             return True
         if status == 401:
-            if fetch_options.auth is None or attempt_number > 1:
+            done = self._reauthenticated.get(fetch_options, 0)
+            if fetch_options.auth is None or done >= self.MAX_REAUTHENTICATIONS:
                 return False
+            self._reauthenticated[fetch_options] = done + 1
             fetch_options.auth.refresh_token(network_session=fetch_options.network_session)
             return True
         if status == 429:
