@@ -19,7 +19,11 @@ class BackfillRecord(SqsRecordModel):
     body: Json[BackfillMessage]
 
 
-processor = BatchProcessor(event_type=EventType.SQS, model=BackfillRecord)
+# A batch of only bad records is answered with their failures, not raised: the raised error
+# would carry each record's content into the Lambda log.
+processor = BatchProcessor(
+    event_type=EventType.SQS, model=BackfillRecord, raise_on_entire_batch_failure=False
+)
 
 
 def handle(record: BackfillRecord, lambda_context: LambdaContext) -> str:

@@ -6,31 +6,31 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Json
 
 from boxcasb.errors import BoxRateLimited
 from boxcasb.observability import logger, metrics
 from boxcasb.scan_queue import PriorityScanMessage
 from boxcasb.wiring import services
 
+# No `model=`: after a failure the FIFO processor validates the rest outside its try, so a
+# second malformed record would escape and fail the batch. Parsed in `handle` instead.
+# One message group per item: a failing item holds back only its own later messages.
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+# A batch of only bad records is answered with their failures, not raised: the raised error
+# would carry each record's content into the Lambda log.
+processor.raise_on_entire_batch_failure = False
 
-class PriorityRecord(SqsRecordModel):
-    body: Json[PriorityScanMessage]
 
-
-processor = SqsFifoPartialProcessor(model=PriorityRecord)
-
-
-def handle(record: PriorityRecord) -> str:
-    message = record.body
+def handle(record: SQSRecord) -> str:
+    message = PriorityScanMessage.model_validate_json(record.body)
     logger.append_keys(connection_id=message.connection_id)
     try:
         return services().priority_scanner().handle(message)
     except BoxRateLimited as exc:
         # Not a sleep: the message comes back after Box's Retry-After, then is retried.
-        services().priority_queue().delay(record.receiptHandle, exc.retry_after_seconds)
+        services().priority_queue().delay(record.receipt_handle, exc.retry_after_seconds)
         raise
 
 

@@ -19,7 +19,9 @@ class BulkRecord(SqsRecordModel):
     body: Json[BulkMessage]
 
 
-processor = BatchProcessor(event_type=EventType.SQS, model=BulkRecord)
+# A batch of only bad records is answered with their failures, not raised: the raised error
+# would carry each record's content into the Lambda log.
+processor = BatchProcessor(event_type=EventType.SQS, model=BulkRecord, raise_on_entire_batch_failure=False)
 
 
 def handle(record: BulkRecord) -> None:

@@ -46,12 +46,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 def _raw_body(event: dict[str, Any]) -> bytes | None:
     """The bytes Box signed: API Gateway base64-encodes bodies it does not treat as text."""
     body = event.get("body") or ""
+    if not isinstance(body, str):
+        return None
     if event.get("isBase64Encoded"):
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             return None
-    return body.encode() if isinstance(body, str) else None
+    try:
+        return body.encode()
+    except UnicodeEncodeError:  # a lone surrogate: no bytes Box could have signed
+        return None
 
 
 def _headers(event: dict[str, Any]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from boxcasb.wiring import services
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if event.get("source") == "aws.scheduler":
+    if isinstance(event, dict) and event.get("source") == "aws.scheduler":
         reports = services().webhook_sync().run_due()
         outcomes = {cid: report.outcome.value for cid, report in reports.items()}
         logger.info("daily webhook sync finished", extra={"connections": len(outcomes)})

@@ -23,6 +23,7 @@ from boxcasb.activity.model import EventPage
 from boxcasb.activity.progress import IngestionStatus
 from boxcasb.activity.stream import PollReport, StreamPoller
 from boxcasb.errors import BoxAccessDenied, BoxRateLimited, BoxUnavailable
+from boxcasb.models import Connection, ConnectionStatus
 from boxcasb.wiring import services
 
 CONNECTED_AT = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
@@ -141,6 +142,17 @@ class Harness:
 def harness(box: ScriptedBox, window: timedelta = timedelta(days=7)) -> Harness:
     svc = services()
     cid = str(uuid.uuid4())
+    # The backfill drops messages of a connection that does not exist. Pending, so the shared
+    # stack's scheduled functions (which act on connected ones) leave it alone.
+    svc.store.create_connection(
+        Connection(
+            connection_id=cid,
+            status=ConnectionStatus.PENDING,
+            created_at=CONNECTED_AT,
+            updated_at=CONNECTED_AT,
+            connected_at=CONNECTED_AT,
+        )
+    )
     scans, queue = RecordingScans(), ListQueue()
     ingestor = Ingestor(svc.activity_store, scans)
     backfill = BackfillService(
@@ -343,3 +355,23 @@ def test_a_storm_of_429s_and_5xx_loses_and_doubles_nothing(stack: Any) -> None:
     assert progress is not None
     assert progress.status is IngestionStatus.FINISHED
     assert progress.events_stored == len(ids)
+
+
+@pytest.mark.parametrize("kind", ["plan", "resume", "window"])
+def test_a_message_for_an_unknown_connection_writes_nothing(stack: Any, kind: str) -> None:
+    # Found by fuzzing: a well-formed plan for a connection that never existed wrote a STOPPED
+    # backfill item (the token read failed as ReconnectRequired, which plan() records).
+    box = ScriptedBox(history=ninety_days(10))
+    h = harness(box)
+    forged = str(uuid.uuid4())
+    message = BackfillMessage(
+        kind=kind,
+        connection_id=forged,
+        connected_at=CONNECTED_AT if kind != "window" else None,
+        window_start=SPAN_START if kind == "window" else None,
+    )
+    assert h.backfill.handle(message, lambda: 600.0) == "unknown connection"
+    assert services().store.get_backfill(forged) is None
+    assert services().store.get_stream(forged) is None
+    assert h.queue.sent == []
+    assert box.positions_seen == []  # Box was never asked

@@ -19,7 +19,7 @@ class PriorityScanMessage(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    connection_id: str
+    connection_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
     item_type: str = Field(pattern=r"^(file|folder)$")
     item_id: str = Field(min_length=1, max_length=64)
     reason: str  # the Box event type or webhook trigger

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from boxcasb.activity.ingest import Ingestor
 from boxcasb.activity.model import ActivityEvent, EventPage
@@ -50,8 +50,8 @@ class BackfillMessage(BaseModel):
 
     kind: Literal["plan", "resume", "window"]
     connection_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
-    connected_at: datetime | None = None
-    window_start: datetime | None = None
+    connected_at: AwareDatetime | None = None
+    window_start: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> BackfillMessage:
@@ -116,8 +116,13 @@ class BackfillService:
     def handle(self, message: BackfillMessage, seconds_left: Callable[[], float]) -> str:
         """One queue message. An unfinished window goes back on the queue (delayed if Box asked)."""
         cid = message.connection_id
-        if self._disconnected(cid):
-            return "disconnected"  # dropped: its data is being deleted
+        try:
+            if self._state.get_connection(cid).status.retired:
+                return "disconnected"  # dropped: its data is being deleted
+        except NotFound:
+            # Nothing to plan for and nowhere to record it: a forged or stale message writes nothing.
+            logger.warning("backfill message for an unknown connection dropped")
+            return "unknown connection"
         if message.kind == "plan":
             assert message.connected_at is not None  # checked by the model
             self.plan(cid, message.connected_at)
@@ -130,12 +135,6 @@ class BackfillService:
         if result.outcome in (WindowOutcome.CONTINUE, WindowOutcome.RETRY_LATER):
             self._queue.send([message], result.delay_seconds)
         return result.outcome.value
-
-    def _disconnected(self, connection_id: str) -> bool:
-        try:
-            return self._state.get_connection(connection_id).status.retired
-        except NotFound:
-            return False  # the message's own checks decide (an unplanned window is dropped)
 
     def on_connected(self, connection_id: str, connected_at: datetime) -> None:
         """After a connect: plan the backfill the first time, resume what a stop left after a reconnect."""

@@ -193,8 +193,9 @@ BulkJob = Annotated[StartJob | FolderJob | FileBatchJob, Field(discriminator="ki
 
 class BulkMessage(_Model):
     job: BulkJob
-    throttled: int = 0  # times put back after a 429; not an error, so not counted by SQS
-    unavailable: int = 0  # times put back after Box kept failing (5xx, timeouts) through the call's retries
+    throttled: int = Field(default=0, ge=0)  # times put back after a 429; not an error, so not counted by SQS
+    # times put back after Box kept failing (5xx, timeouts) through the call's retries
+    unavailable: int = Field(default=0, ge=0)
 
 
 class GapKind(StrEnum):
