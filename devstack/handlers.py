@@ -27,6 +27,13 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Any], Any]
 _OWN_PACKAGE = __name__.split(".")[0]
+_running = threading.local()  # which function this thread is running, for fault injection
+
+
+def current_invocation() -> tuple[str, str] | None:
+    """(logical id, request id) of the invocation whose handler this thread is in, if any."""
+    running: tuple[str, str] | None = getattr(_running, "invocation", None)
+    return running
 
 
 @dataclass
@@ -89,7 +96,12 @@ class LocalFunction:
         with self.lock:
             context = self.new_context(request_id)
             started = time.monotonic()
-            result = self.handler(payload, context)
+            outer = current_invocation()
+            _running.invocation = (self.spec.logical_id, context.aws_request_id)
+            try:
+                result = self.handler(payload, context)
+            finally:
+                _running.invocation = outer
             elapsed = time.monotonic() - started
         if elapsed > self.spec.timeout_seconds:
             # A thread cannot be killed; say loudly that Lambda would have timed out.

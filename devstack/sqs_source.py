@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import random
 import sys
 import threading
 import traceback
@@ -48,9 +49,23 @@ class SqsPoller:
         self._busy = threading.Lock()  # held while a received batch is handled (not while long-polling)
         # The last messages left on the queue, so a test that times out waiting can say which.
         self._kept: deque[str] = deque(maxlen=5)
+        self._redeliver_rate = 0.0
+        self._random = random.Random(0)
+        self.redelivered = 0
         self._thread = threading.Thread(
             target=self._loop, name=f"devstack-sqs-{source.function_id}-{source.event_name}", daemon=True
         )
+
+    def redeliver(self, rate: float, seed: int) -> None:
+        """Chaos: put this share of successfully handled messages back instead of deleting them.
+
+        What Lambda does when its delete fails or the invocation times out after the work:
+        the same message (same id, receive count up) comes again, at once here.
+        """
+        if not 0.0 <= rate < 1.0:
+            raise ValueError("rate must be at least 0 and below 1")
+        self._redeliver_rate = rate
+        self._random.seed(seed)
 
     def start(self) -> None:
         self._thread.start()
@@ -141,6 +156,14 @@ class SqsPoller:
         failed = self._failed_ids(result, messages)
         self._keep([m for m in messages if m["MessageId"] in failed], "reported as a batch item failure")
         done = [m for m in messages if m["MessageId"] not in failed]
+        if self._redeliver_rate:
+            again = [m for m in done if self._random.random() < self._redeliver_rate]
+            for message in again:
+                self._client.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+            self.redelivered += len(again)
+            done = [m for m in done if m not in again]
         for start in range(0, len(done), _RECEIVE_LIMIT):
             chunk = done[start : start + _RECEIVE_LIMIT]
             self._client.delete_message_batch(

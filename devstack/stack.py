@@ -40,7 +40,7 @@ from devstack.http_gateway import HttpGateway
 from devstack.intrinsics import Resolver
 from devstack.lambda_invoke import AsyncInvocations, AsyncOutcome, LambdaInvokeServer
 from devstack.local_aws import ACCOUNT_ID, LOCAL_IDENTITY, PARTITION, REGION, MotoServer
-from devstack.resources import PhysicalResource, ResourceFactory, aws_client
+from devstack.resources import QUEUE, PhysicalResource, ResourceFactory, aws_client
 from devstack.routes import RouteTable
 from devstack.schedules import ScheduleTimer, TimedSchedule, rate_seconds, scheduled_event
 from devstack.sqs_source import SqsPoller
@@ -290,6 +290,27 @@ class LocalStack:
     def invoke_async(self, logical_id: str, event: Any) -> str:
         """Queue an asynchronous invocation (InvocationType=Event) and return its request id."""
         return self._async.submit(self._function(logical_id), event)
+
+    def set_queue_visibility(self, seconds: int) -> None:
+        """Every queue's VisibilityTimeout, for runs that compress time (a failed message is back
+        in `seconds`, not the template's minutes); the redrive policy still counts receives."""
+        for resource in self.resources.values():
+            if resource.type == QUEUE:
+                self.client("sqs").set_queue_attributes(
+                    QueueUrl=resource.ref, Attributes={"VisibilityTimeout": str(seconds)}
+                )
+
+    def redeliver_processed(self, rate: float, seed: int) -> None:
+        """Chaos: every event source puts back `rate` of what its function handled (see SqsPoller)."""
+        for index, poller in enumerate(self._pollers):
+            poller.redeliver(rate, seed + index)
+
+    def redelivered(self) -> dict[str, int]:
+        """Handled messages put back so far, per function."""
+        counts: dict[str, int] = {}
+        for poller in self._pollers:
+            counts[poller.source.function_id] = counts.get(poller.source.function_id, 0) + poller.redelivered
+        return counts
 
     def wait_for_async(self, timeout: float = 10.0) -> None:
         """Wait until no asynchronous invocation is queued or running and every polled queue is empty."""
