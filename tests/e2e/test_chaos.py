@@ -2,39 +2,45 @@
 
 It runs in its own process (`python -m devstack.chaos`): a chaos run starts its own fake Box
 and local stack, and a stack owns the process's environment and boto3 session, which the
-shared test stack holds here. The large size is `bench/chaos.py`.
+shared test stack holds here. The large size, and more seeds: `bench/chaos.py`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 # Not this process's environment: the shared stack has put its endpoints and tables there.
 CLEAN_ENV = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "PYTHONPATH")}
+# A run takes about a minute; work that met a Box outage several times in a row waits out
+# growing delays (up to minutes) before it is retried, so the drain is given room.
+DRAIN_SECONDS = 1200
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_every_invariant_holds_under_faults(seed: int) -> None:
-    done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "devstack.chaos", "--seed", str(seed), "--timeout", "420"],
+def test_every_invariant_holds_under_faults() -> None:
+    run = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "devstack.chaos", "--seed", "1", "--timeout", str(DRAIN_SECONDS)],
         cwd=ROOT,
         env=CLEAN_ENV,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=600,
-        check=False,
     )
-    assert done.returncode in (0, 1), done.stderr[-3000:]
-    report = json.loads(done.stdout)
+    try:
+        out, err = run.communicate(timeout=DRAIN_SECONDS + 300)
+    except subprocess.TimeoutExpired:
+        run.send_signal(signal.SIGUSR1)  # every thread's stack into stderr, then stop it
+        run.kill()
+        out, err = run.communicate()
+    assert out.strip(), f"the run ended without a report (exit {run.returncode}):\n{err[-6000:]}"
+    report = json.loads(out)
     failed = [i for i in report["invariants"] if not i["held"]]
-    assert failed == [], "\n" + done.stderr[-2500:]
+    assert failed == [], "\n" + err[-2500:]
     faults = report["faults_injected"]
     # The run did inject each kind: a quiet run would prove nothing.
     assert sum(n for name, n in faults.items() if name.startswith("Box ")) >= 5
