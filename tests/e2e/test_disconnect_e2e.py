@@ -16,7 +16,7 @@ from boxcasb.cli.main import main as boxcasb
 from boxcasb.disconnect import DisconnectService
 from boxcasb.models import TokenSet
 from boxcasb.wiring import services
-from tests.e2e.test_sample_events import invoke
+from tests.e2e.test_sample_events import close_started, invoke
 from tests.e2e.test_scan_e2e import connect, run_scan, scanning  # noqa: F401 (a fixture)
 from tests.support.flows import get_connection, start_connection
 
@@ -113,7 +113,9 @@ def test_disconnect_revokes_deletes_and_leaves_a_tombstone(
     assert cid in {c["connection_id"] for c in api.request("GET", "/connections")["connections"]}
 
     # Nothing runs for it any more, a second DELETE changes nothing, and it can't be reconnected.
-    assert cid not in invoke(stack, "scan_scheduler.json")["connections"]
+    scheduled = invoke(stack, "scan_scheduler.json")
+    close_started(scheduled)
+    assert cid not in scheduled["connections"]
     invoke(stack, "activity_poller.json")
     assert invoke(stack, "webhook_sync_daily.json")["status"] == "done"
     stack.wait_for_async(timeout=120)

@@ -167,13 +167,19 @@ def test_scan_scheduler_event_starts_a_generation_for_each_connected_connection(
     assert answer["status"] == "done"
     assert set(answer["connections"]) == connected
     assert all(o.startswith(("started ", "skipped: ")) for o in answer["connections"].values())
-    started = {cid: o for cid, o in answer["connections"].items() if o.startswith("started ")}
-    # Closed at once, so the other tests' stack isn't busy scanning: their queued work is dropped.
-    for cid, outcome in started.items():
-        generation = svc.scan_ledger.get(cid, int(outcome.removeprefix("started ")))
-        assert generation is not None
-        svc.scan_ledger.close(generation, GenerationStatus.INCOMPLETE)
+    close_started(answer)
     stack.wait_for_async(timeout=120)
+
+
+def close_started(scheduled: dict[str, Any]) -> None:
+    """Close the generations a scheduler run started for every connection on the shared stack,
+    so it isn't busy scanning the other tests' tenants: their queued work is dropped."""
+    svc = services()
+    for cid, outcome in scheduled["connections"].items():
+        if outcome.startswith("started "):
+            generation = svc.scan_ledger.get(cid, int(outcome.removeprefix("started ")))
+            assert generation is not None
+            svc.scan_ledger.close(generation, GenerationStatus.INCOMPLETE)
 
 
 def test_alert_notifier_event_sends_what_a_failed_publish_left_pending(stack: Any) -> None:
