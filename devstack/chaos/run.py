@@ -52,6 +52,7 @@ PIPELINE = frozenset(
     {"ScanWorkerFunction", "PriorityScanFunction", "ActivityBackfillFunction", "ActivityPollerFunction"}
 )
 PLANTED_EXECUTABLES = 3
+READ_TIMEOUT_SECONDS = 3
 OVERRIDES = """\
 policies:
   - kind: file
@@ -179,8 +180,9 @@ def _fake_box(config: ChaosConfig) -> Iterator[FakeBox]:
 
 @contextmanager
 def _stack(box: FakeBox) -> Iterator[LocalStack]:
-    # A slow answer must outlast the read timeout to be a timeout; 1 s keeps the run short.
-    os.environ["BOX_READ_TIMEOUT_SECONDS"] = "1"
+    # A slow answer must outlast the read timeout to be a timeout. 3 s, not less: on a loaded
+    # machine (CI) ordinary answers took over a second, and a run turned into a backoff storm.
+    os.environ["BOX_READ_TIMEOUT_SECONDS"] = str(READ_TIMEOUT_SECONDS)
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     with LocalStack(
         template=str(ROOT / "template.yaml"),
@@ -221,7 +223,7 @@ def _arm_box(box: FakeBox, config: ChaosConfig) -> None:
     # Reads only: a write whose answer is lost is re-sent by boxsdk and Box applies it twice.
     # Every governance write is idempotent in effect (docs/architecture.md), but the run counts
     # Box writes to prove redeliveries and crashes never repeat an action.
-    box.faults.add(BOX_API, delay_seconds=1.5, rate=rate / 3, times=None, method="GET")
+    box.faults.add(BOX_API, delay_seconds=READ_TIMEOUT_SECONDS + 1, rate=rate / 3, times=None, method="GET")
 
 
 def _token_faults(box: FakeBox, *, revoked_login: str) -> None:

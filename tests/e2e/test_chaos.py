@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CLEAN_ENV = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "PYTHONPATH")}
 # A run takes about a minute; work that met a Box outage several times in a row waits out
 # growing delays (up to minutes) before it is retried, so the drain is given room.
-DRAIN_SECONDS = 1200
+DRAIN_SECONDS = 900
 
 
 def test_every_invariant_holds_under_faults() -> None:
