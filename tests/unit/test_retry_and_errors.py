@@ -55,17 +55,28 @@ def test_5xx_retried_with_bounded_jitter_until_max_attempts() -> None:
     assert len(set(waits)) > 100  # jittered, not a fixed sleep
 
 
-def test_401_refreshes_at_most_twice_per_request() -> None:
+def test_401_refreshes_at_most_three_times_per_request() -> None:
     auth = CountingAuth()
     strategy = LambdaRetryStrategy()
     request = options(auth)
     assert strategy.should_retry(request, response(401), 1)
     assert strategy.retry_after(request, response(401), 1) == 0.0  # no sleep after a refresh
     assert strategy.should_retry(request, response(401), 2)  # the pair adopted was stale too
-    assert not strategy.should_retry(request, response(401), 3)
-    assert auth.refreshes == 2
-    assert strategy.should_retry(options(auth), response(401), 1)  # another request starts afresh
+    assert strategy.should_retry(request, response(401), 3)  # Box expired tokens again meanwhile
+    assert not strategy.should_retry(request, response(401), 4)
     assert auth.refreshes == 3
+    assert strategy.should_retry(options(auth), response(401), 1)  # another request starts afresh
+    assert auth.refreshes == 4
+
+
+def test_a_401_on_the_last_attempt_still_refreshes() -> None:
+    # Found by the chaos run: 503, 429, 503, then a token Box had just expired.
+    auth = CountingAuth()
+    strategy = LambdaRetryStrategy(max_attempts=4)
+    request = options(auth)
+    assert not strategy.should_retry(request, response(503), 4)
+    assert strategy.should_retry(request, response(401), 4)
+    assert auth.refreshes == 1
 
 
 def test_a_401_after_a_5xx_still_refreshes() -> None:

@@ -15,13 +15,14 @@ class LambdaRetryStrategy(RetryStrategy):
 
     A 429 whose Retry-After exceeds the cap is not retried here: the error reaches the
     caller, which puts the work back on its queue with that delay instead of paying for
-    an idle Lambda. A 401 triggers a token refresh at most twice per request, whatever
-    came before it (a 503 then a 401 is one expired token, not a dead connection): the
-    first refresh may hand us the pair another worker stored, which Box may have expired
-    as well; the second then exchanges our refresh token for certain.
+    an idle Lambda. A 401 triggers a token refresh up to three times per request,
+    whatever came before it and even on the last attempt: a 401 is an expired token until a
+    refresh says otherwise (a revoked grant fails the refresh with invalid_grant). Three,
+    because a refresh may hand us the pair another worker stored, which Box may have expired
+    as well, and Box may expire tokens again while one request backs off from 5xx.
     """
 
-    MAX_REAUTHENTICATIONS = 2
+    MAX_REAUTHENTICATIONS = 3
 
     def __init__(
         self, *, max_attempts: int = 4, max_wait_seconds: float = 5.0, base_seconds: float = 0.5
@@ -37,16 +38,16 @@ class LambdaRetryStrategy(RetryStrategy):
         self, fetch_options: FetchOptions, fetch_response: FetchResponse, attempt_number: int
     ) -> bool:
         status = fetch_response.status
-        if attempt_number >= self.max_attempts:
-            return False
-        if status == 0:  # connection error or timeout
-            return True
         if status == 401:
             done = self._reauthenticated.get(fetch_options, 0)
             if fetch_options.auth is None or done >= self.MAX_REAUTHENTICATIONS:
                 return False
             self._reauthenticated[fetch_options] = done + 1
             fetch_options.auth.refresh_token(network_session=fetch_options.network_session)
+            return True
+        if attempt_number >= self.max_attempts:
+            return False
+        if status == 0:  # connection error or timeout
             return True
         if status == 429:
             return self._retry_after_header(fetch_response) <= self.max_wait_seconds
