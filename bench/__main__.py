@@ -13,7 +13,9 @@ from bench import (
     emit,
     extraction,
     import_time,
+    poller_rate,
     scan_generation,
+    webhook_burst,
     webhook_intake,
 )
 
@@ -28,6 +30,10 @@ def main() -> dict[str, object]:
         # 100,000 events (and 10,000), not the 1,000,000 of `python -m bench.activity_ingest`.
         "activity_ingestion": activity_ingest.run(events=activity_ingest.MAKE_BENCH_EVENTS),
         "webhook_intake": webhook_intake.run(),
+        # 1,000 deliveries, not the 10,000 of `python -m bench.webhook_burst`.
+        "webhook_burst": webhook_burst.run(deliveries=webhook_burst.MAKE_BENCH_DELIVERIES),
+        # A 10-second stream, not the 60 seconds of `python -m bench.poller_rate`.
+        "event_poller_rate": poller_rate.run(seconds=poller_rate.MAKE_BENCH_SECONDS),
         # 10,000 files, not the 100,000 of `python -m bench.scan_generation`.
         "scan_generations": scan_generation.run(files=scan_generation.MAKE_BENCH_FILES),
         "scan_generations_reading_every_file": scan_generation.run(
