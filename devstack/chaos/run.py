@@ -170,9 +170,15 @@ def run(config: ChaosConfig) -> ChaosReport:
 def _fake_box(config: ChaosConfig) -> Iterator[FakeBox]:
     box = FakeBox(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, port=0)
     if config.synthetic_files:
-        box.tenant = synthetic_tenant(
+        tenant = synthetic_tenant(
             files=config.synthetic_files, users=config.synthetic_users, seed=config.seed
         )
+        tenant.add_user(COADMIN, "Colin Coadmin", role="coadmin")  # the admin whose grant is revoked
+        now = tenant.now()  # two events per file over the backfill's 60 days
+        tenant.add_synthetic_events(
+            2 * config.synthetic_files, now - timedelta(days=59), now, seed=config.seed
+        )
+        box.tenant = tenant
     box.faults.seed(config.seed)
     with box:
         yield box
