@@ -1,7 +1,7 @@
 """The chaos suite at its large size: a synthetic tenant, several seeds, the table of each run.
 
-`python -m bench.chaos [--files N] [--seeds K]` (the test command runs the small size, the
-seeded tenant: tests/e2e/test_chaos.py). Each run is its own process, like the test's.
+`python -m bench.chaos [--files N] [--seeds K]`; `python -m devstack.chaos` is one run on the
+seeded tenant. Each run is its own process: a stack owns its process's environment.
 """
 
 from __future__ import annotations
