@@ -89,6 +89,20 @@ def delete_keys(table: Table, keys: Iterable[Mapping[str, Any]]) -> int:
     return count
 
 
+def delete_through_index(table: Table, index: str, key: str, partitions: Iterable[str]) -> int:
+    """Delete every item an index's `partitions` list (keys only, in batches); how many were sent."""
+    deleted = 0
+    for partition in partitions:
+        keys = query_all(
+            table,
+            IndexName=index,
+            KeyConditionExpression=Key(key).eq(partition),
+            ProjectionExpression="pk, sk",
+        )
+        deleted += delete_keys(table, list(keys))
+    return deleted
+
+
 def connection_pk(connection_id: str) -> str:
     return f"CONN#{connection_id}"
 

@@ -44,7 +44,7 @@ from boxcasb.alerts.model import Alert, AlertPage, AlertQuery, AlertStatus, Obje
 from boxcasb.alerts.service import Stored
 from boxcasb.cursor import decode_flat_cursor, encode_cursor
 from boxcasb.errors import InvalidRequest
-from boxcasb.state_store import delete_keys, is_conditional_failure, query_all
+from boxcasb.state_store import delete_through_index, is_conditional_failure, query_all
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -146,16 +146,8 @@ class AlertStore:
 
     def delete_connection(self, connection_id: str) -> int:
         """Delete every alert of a connection, found through `by_status` (one partition per status)."""
-        deleted = 0
-        for status in AlertStatus:
-            keys = query_all(
-                self._table,
-                IndexName="by_status",
-                KeyConditionExpression=Key("spk").eq(f"{connection_id}#{status.value}"),
-                ProjectionExpression="pk, sk",
-            )
-            deleted += delete_keys(self._table, list(keys))
-        return deleted
+        partitions = (f"{connection_id}#{status.value}" for status in AlertStatus)
+        return delete_through_index(self._table, "by_status", "spk", partitions)
 
     def pending_notifications(self, connection_id: str) -> list[Stored]:
         items = query_all(

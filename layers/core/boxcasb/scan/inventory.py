@@ -21,7 +21,7 @@ from boxcasb.cursor import decode_flat_cursor, encode_cursor
 from boxcasb.errors import InvalidRequest
 from boxcasb.scan.model import Exposure, FileRecord
 from boxcasb.scan.plan import StoredState
-from boxcasb.state_store import delete_keys, query_all
+from boxcasb.state_store import delete_through_index, query_all
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -121,16 +121,8 @@ class InventoryStore:
     def delete_connection(self, connection_id: str) -> int:
         """Delete every file record of a connection, found through `by_exposure` (each record is in
         exactly one of its five partitions); keys only, deleted in batches."""
-        deleted = 0
-        for exposure in Exposure:
-            keys = query_all(
-                self._table,
-                IndexName="by_exposure",
-                KeyConditionExpression=Key("xpk").eq(f"{connection_id}#{exposure.value}"),
-                ProjectionExpression="pk, sk",
-            )
-            deleted += delete_keys(self._table, list(keys))
-        return deleted
+        partitions = (f"{connection_id}#{exposure.value}" for exposure in Exposure)
+        return delete_through_index(self._table, "by_exposure", "xpk", partitions)
 
     def query(self, connection_id: str, query: InventoryQuery) -> InventoryPage:
         kwargs: dict[str, Any] = {"Limit": query.limit}
