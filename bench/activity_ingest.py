@@ -45,7 +45,6 @@ from bench import emit
 from devstack.browser import consent
 from devstack.fake_box import FakeBox
 from devstack.fake_box.recorder import RecordedRequest
-from devstack.local_aws import LOCAL_IDENTITY
 from devstack.stack import LocalStack
 from devstack.template_model import load_template
 
@@ -388,19 +387,6 @@ def _rss_mb() -> float:
 # --- one run --------------------------------------------------------------------------------------
 
 
-def _admin_api(stack: LocalStack) -> Any:
-    import boto3
-
-    from boxcasb.cli.api_client import AdminApi
-
-    session = boto3.Session(
-        region_name="us-east-1",
-        aws_access_key_id=LOCAL_IDENTITY.access_key,
-        aws_secret_access_key=LOCAL_IDENTITY.secret_key,
-    )
-    return AdminApi(stack.api_url, session)
-
-
 def _count_handlers_calls(stack: LocalStack) -> AwsCalls:
     """Hook the default session the handlers' clients will come from, before any is created.
 
@@ -466,7 +452,7 @@ def run_once(events: int, timeout: float = 3600.0, seed: int = 1) -> dict[str, A
             parameter_overrides=PARAMETERS,
         ) as stack:
             calls = _count_handlers_calls(stack)
-            api = _admin_api(stack)
+            api = stack.admin_api()
             started = api.request("POST", "/connections", {})
             cid = started["connection_id"]
             box.clear_requests()

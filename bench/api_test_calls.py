@@ -10,24 +10,10 @@ from typing import Any
 from bench import emit
 from devstack.browser import consent
 from devstack.fake_box import FakeBox
-from devstack.local_aws import LOCAL_IDENTITY
 from devstack.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_ID, CLIENT_SECRET = "bench-client-id", "bench-client-secret"
-
-
-def _api(stack: LocalStack) -> Any:
-    import boto3
-
-    from boxcasb.cli.api_client import AdminApi
-
-    session = boto3.Session(
-        region_name="us-east-1",
-        aws_access_key_id=LOCAL_IDENTITY.access_key,
-        aws_secret_access_key=LOCAL_IDENTITY.secret_key,
-    )
-    return AdminApi(stack.api_url, session)
 
 
 def run(repeats: int = 5) -> dict[str, Any]:
@@ -44,7 +30,7 @@ def run(repeats: int = 5) -> dict[str, Any]:
             parameter_overrides={"LogLevel": "WARNING", "BackfillSettleSeconds": "0", "BackfillDays": "3"},
         ) as stack,
     ):
-        api = _api(stack)
+        api = stack.admin_api()
         for login in ("admin@acme.example", "coadmin@acme.example", "alice@acme.example"):
             started = api.request("POST", "/connections", {})
             consent(started["authorize_url"], login)

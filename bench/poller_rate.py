@@ -50,7 +50,7 @@ from types import FrameType
 from typing import Any
 
 from bench import emit
-from bench.activity_ingest import Sampler, _admin_api, _json_body, thread_component
+from bench.activity_ingest import Sampler, _json_body, thread_component
 from bench.scan_generation import _count_requests, apply_policies, generic_path
 from bench.webhook_burst import activity_ids, count_queues_cheaply
 from bench.webhook_intake import _percentiles
@@ -366,7 +366,7 @@ def measure(
         session_events.register("before-call.sns", handlers._other)  # alerts' notifications, if any
         times = RequestTimes()
         times.attach(session_events)
-        api = _admin_api(stack)
+        api = stack.admin_api()
         connection_id = start_stream(stack, api)
         apply_policies(api, connection_id, policies)
         stack.run_schedule(POLLER)  # warm: the cold start is bench.import_time's business

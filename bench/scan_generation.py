@@ -54,7 +54,6 @@ from typing import Any
 from bench import emit
 from bench.activity_ingest import (
     Sampler,
-    _admin_api,
     _json_body,
     thread_component,
 )
@@ -684,7 +683,7 @@ def run_once(
             from boxcasb.wiring import services
 
             handlers, event_sources = _count_requests(stack)
-            api = _admin_api(stack)
+            api = stack.admin_api()
             connect0 = time.perf_counter()
             begun = api.request("POST", "/connections", {})
             consent(begun["authorize_url"], ADMIN_LOGIN)

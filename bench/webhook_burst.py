@@ -57,7 +57,6 @@ from urllib.parse import urlencode, urlsplit
 from moto.sqs import models as sqs_models
 
 from bench import emit
-from bench.activity_ingest import _admin_api
 from bench.scan_generation import OTHERS, ScanSampler, _count_requests, generic_path
 from bench.webhook_intake import _percentiles
 from devstack.browser import consent
@@ -433,7 +432,7 @@ def measure(deliveries: int, senders: int, drain_timeout: float, seed: int) -> M
         ) as stack,
     ):
         handlers, event_sources = _count_requests(stack)
-        api = _admin_api(stack)
+        api = stack.admin_api()
         connection_id = connect(stack, api)
         targets = targets_of(box)
         dispenser = Dispenser(plan_burst(targets, deliveries, senders, rng))

@@ -270,6 +270,17 @@ class LocalStack:
         """A boto3 client for the local moto, with the local credentials."""
         return aws_client(service, self.moto_url)
 
+    def admin_api(self) -> Any:
+        """The admin API client (`boxcasb.cli.api_client.AdminApi`), signing as the local identity."""
+        from boxcasb.cli.api_client import AdminApi  # on use: the stack loads the package itself
+
+        session = boto3.Session(
+            region_name=REGION,
+            aws_access_key_id=LOCAL_IDENTITY.access_key,
+            aws_secret_access_key=LOCAL_IDENTITY.secret_key,
+        )
+        return AdminApi(self.api_url, session)
+
     def invoke(self, logical_id: str, event: Any) -> Any:
         """Invoke synchronously, like `sam local invoke -e`: the result, or the handler's exception."""
         return self._function(logical_id).invoke(event)

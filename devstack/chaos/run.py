@@ -37,7 +37,6 @@ from devstack.browser import consent
 from devstack.chaos.crashes import FunctionCrashes, InjectedCrash
 from devstack.fake_box import FakeBox
 from devstack.fake_box.synthetic import synthetic_tenant
-from devstack.local_aws import LOCAL_IDENTITY
 from devstack.resources import QUEUE
 from devstack.stack import LocalStack
 
@@ -132,7 +131,7 @@ def run(config: ChaosConfig) -> ChaosReport:
         crashes = _arm_functions(stack, config)
         planted = _plant_executables(box)
         open_links = _open_links(box)
-        api = _admin_api(stack)
+        api = stack.admin_api()
         _arm_box(box, config)
         admin = _connect(api, stack, ADMIN)
         revoked = _connect(api, stack, COADMIN)
@@ -243,15 +242,6 @@ def _token_faults(box: FakeBox, *, revoked_login: str) -> None:
         box.expire_access_tokens()
 
     threading.Thread(target=later, name="chaos-tokens", daemon=True).start()
-
-
-def _admin_api(stack: LocalStack) -> AdminApi:
-    session = boto3.Session(
-        region_name="us-east-1",
-        aws_access_key_id=LOCAL_IDENTITY.access_key,
-        aws_secret_access_key=LOCAL_IDENTITY.secret_key,
-    )
-    return AdminApi(stack.api_url, session)
 
 
 def _connect(api: AdminApi, stack: LocalStack, login: str) -> str:
