@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,15 +12,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from boxcasb.errors import BoxRateLimited
 from boxcasb.observability import logger, metrics
 from boxcasb.scan_queue import PriorityScanMessage
+from boxcasb.sqs_batch import SqsFifoProcessor
 from boxcasb.wiring import services
 
 # No `model=`: after a failure the FIFO processor validates the rest outside its try, so a
 # second malformed record would escape and fail the batch. Parsed in `handle` instead.
-# One message group per item: a failing item holds back only its own later messages.
-processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-# A batch of only bad records is answered with their failures, not raised: the raised error
-# would carry each record's content into the Lambda log.
-processor.raise_on_entire_batch_failure = False
+processor = SqsFifoProcessor()
 
 
 def handle(record: SQSRecord) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,6 +12,7 @@ from pydantic import Json
 
 from boxcasb.observability import logger, metrics
 from boxcasb.scan.model import BulkMessage
+from boxcasb.sqs_batch import SqsBatchProcessor
 from boxcasb.wiring import services
 
 
@@ -19,9 +20,7 @@ class BulkRecord(SqsRecordModel):
     body: Json[BulkMessage]
 
 
-# A batch of only bad records is answered with their failures, not raised: the raised error
-# would carry each record's content into the Lambda log.
-processor = BatchProcessor(event_type=EventType.SQS, model=BulkRecord, raise_on_entire_batch_failure=False)
+processor = SqsBatchProcessor(model=BulkRecord)
 
 
 def handle(record: BulkRecord) -> None:

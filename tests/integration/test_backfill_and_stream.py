@@ -22,6 +22,7 @@ from boxcasb.activity.ingest import Ingestor
 from boxcasb.activity.model import EventPage
 from boxcasb.activity.progress import IngestionStatus
 from boxcasb.activity.stream import PollReport, StreamPoller
+from boxcasb.backoff import MAX_UNAVAILABLE
 from boxcasb.errors import BoxAccessDenied, BoxRateLimited, BoxUnavailable
 from boxcasb.models import Connection, ConnectionStatus
 from boxcasb.wiring import services
@@ -53,7 +54,7 @@ class ScriptedBox:
 
     history: list[dict[str, Any]]
     stream: list[dict[str, Any]] = field(default_factory=list)
-    fail_next: list[Exception] = field(default_factory=list)
+    fail_next: list[Exception | None] = field(default_factory=list)
     storm: float = 0.0  # share of reads that fail with a random 429 or 5xx
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     failures: int = 0
@@ -70,7 +71,9 @@ class ScriptedBox:
         limit: int = 500,
     ) -> EventPage:
         if self.fail_next:
-            raise self.fail_next.pop(0)
+            failure = self.fail_next.pop(0)
+            if failure is not None:  # None: this read succeeds, the next one fails
+                raise failure
         if self.storm and self.rng.random() < self.storm:
             self.failures += 1
             if self.rng.random() < 0.5:
@@ -260,6 +263,42 @@ def test_out_of_time_and_rate_limits_requeue_and_lose_nothing(stack: Any) -> Non
     assert set(stored(h.connection_id)) == expected_ids(box.history, box.now)
 
 
+def test_box_errors_put_the_message_back_later_each_time_then_fail_it(stack: Any) -> None:
+    box = ScriptedBox(history=ninety_days(1200))
+    h = harness(box, window=timedelta(days=60, seconds=5))
+    box.fail_next = [BoxUnavailable("Box answered 503")]
+    h.backfill.handle(
+        BackfillMessage(kind="plan", connection_id=h.connection_id, connected_at=CONNECTED_AT), lambda: 600.0
+    )
+    ((plan, delay),) = h.queue.sent
+    assert (plan.kind, plan.unavailable) == ("plan", 1)
+    assert 1 <= delay <= 5
+    h.queue.sent.clear()
+    assert h.backfill.handle(plan, lambda: 600.0) == "planned"
+    window, _ = h.queue.sent.pop(0)
+    assert window.unavailable == 0
+    for attempt in range(MAX_UNAVAILABLE):
+        box.fail_next = [BoxUnavailable("Box answered 503")]
+        assert h.backfill.handle(window, lambda: 600.0) == WindowOutcome.UNAVAILABLE.value
+        ((window, delay),) = h.queue.sent
+        h.queue.sent.clear()
+        assert window.unavailable == attempt + 1
+        assert 1 <= delay <= min(300, 5 * 2**attempt)
+    box.fail_next = [BoxUnavailable("Box answered 503")]
+    with pytest.raises(BoxUnavailable, match="puts-back"):
+        h.backfill.handle(window, lambda: 600.0)  # the record fails: SQS's retries, then the DLQ
+    assert h.queue.sent == []
+    # A page read before the failure starts the count again: a long window in a storm still ends.
+    box.fail_next = [None, BoxUnavailable("Box answered 503")]
+    assert h.backfill.handle(window, lambda: 600.0) == WindowOutcome.UNAVAILABLE.value
+    ((window, _),) = h.queue.sent
+    assert window.unavailable == 1
+    h.queue.sent.clear()
+    h.queue.sent.append((window, 0))
+    assert h.drain() == ["done"]
+    assert set(stored(h.connection_id)) == expected_ids(box.history, box.now)
+
+
 def test_missing_permission_stops_with_a_reason_instead_of_retrying(stack: Any) -> None:
     box = ScriptedBox(history=ninety_days(100))
     h = harness(box)
@@ -346,7 +385,7 @@ def test_a_storm_of_429s_and_5xx_loses_and_doubles_nothing(stack: Any) -> None:
     outcomes = h.drain(max_rounds=5000)
     assert box.failures >= 5
     assert "retry_later" in outcomes
-    assert "redelivered" in outcomes
+    assert "unavailable" in outcomes
     assert outcomes.count("done") == 7
     ids = stored(h.connection_id)
     assert len(ids) == len(set(ids))

@@ -20,8 +20,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from boxcasb.activity.ingest import Ingestor
 from boxcasb.activity.model import ActivityEvent, EventPage
 from boxcasb.activity.progress import BackfillSummary, BackfillWindow, IngestionStatus, StreamCheckpoint
+from boxcasb.backoff import MAX_UNAVAILABLE, unavailable_delay
 from boxcasb.clock import Clock, utc_now
-from boxcasb.errors import BoxAccessDenied, BoxRateLimited, NotFound, ReconnectRequired
+from boxcasb.errors import BoxAccessDenied, BoxRateLimited, BoxUnavailable, NotFound, ReconnectRequired
 from boxcasb.observability import logger, metrics
 from boxcasb.state_store import StateStore
 
@@ -52,6 +53,8 @@ class BackfillMessage(BaseModel):
     connection_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
     connected_at: AwareDatetime | None = None
     window_start: AwareDatetime | None = None
+    # Puts-back in a row after Box kept failing (5xx, timeouts) with no page read in between.
+    unavailable: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> BackfillMessage:
@@ -70,6 +73,7 @@ class WindowOutcome(StrEnum):
     DONE = "done"
     CONTINUE = "continue"  # out of time: the window goes back on the queue, resuming from its checkpoint
     RETRY_LATER = "retry_later"  # Box said wait longer than a Lambda should sleep
+    UNAVAILABLE = "unavailable"  # Box kept failing: put back with a growing delay
     STOPPED = "stopped"  # an error retrying can't heal: status says why
 
 
@@ -77,6 +81,7 @@ class WindowOutcome(StrEnum):
 class WindowResult:
     outcome: WindowOutcome
     delay_seconds: int = 0
+    progressed: bool = False  # at least one page was checkpointed before the outcome
 
 
 @dataclass(frozen=True)
@@ -123,18 +128,36 @@ class BackfillService:
             # Nothing to plan for and nowhere to record it: a forged or stale message writes nothing.
             logger.warning("backfill message for an unknown connection dropped")
             return "unknown connection"
-        if message.kind == "plan":
-            assert message.connected_at is not None  # checked by the model
-            self.plan(cid, message.connected_at)
-            return "planned"
-        if message.kind == "resume":
-            self.resume(cid, message.connected_at)
-            return "resumed"
-        assert message.window_start is not None
-        result = self.run_window(cid, message.window_start, seconds_left)
-        if result.outcome in (WindowOutcome.CONTINUE, WindowOutcome.RETRY_LATER):
-            self._queue.send([message], result.delay_seconds)
+        try:
+            if message.kind == "plan":
+                assert message.connected_at is not None  # checked by the model
+                self.plan(cid, message.connected_at)
+                return "planned"
+            if message.kind == "resume":
+                self.resume(cid, message.connected_at)
+                return "resumed"
+            assert message.window_start is not None
+            result = self.run_window(cid, message.window_start, seconds_left)
+        except BoxUnavailable:
+            # Plan and resume are safe to run again; nothing of theirs is lost by a put-back.
+            result = WindowResult(WindowOutcome.UNAVAILABLE)
+        if result.outcome is WindowOutcome.UNAVAILABLE:
+            self._put_back_unavailable(message, result.progressed)
+        elif result.outcome in (WindowOutcome.CONTINUE, WindowOutcome.RETRY_LATER):
+            self._queue.send([message.model_copy(update={"unavailable": 0})], result.delay_seconds)
         return result.outcome.value
+
+    def _put_back_unavailable(self, message: BackfillMessage, progressed: bool) -> None:
+        """Later each time; after MAX_UNAVAILABLE in a row with no page read, the record fails (SQS, DLQ)."""
+        in_a_row = 0 if progressed else message.unavailable
+        if in_a_row >= MAX_UNAVAILABLE:
+            raise BoxUnavailable(f"Box kept failing through {in_a_row} puts-back of this backfill message")
+        delay = unavailable_delay(in_a_row)
+        self._queue.send([message.model_copy(update={"unavailable": in_a_row + 1})], delay)
+        logger.warning(
+            "backfill message put back after Box errors",
+            extra={"connection_id": message.connection_id, "kind": message.kind, "delay_seconds": delay},
+        )
 
     def on_connected(self, connection_id: str, connected_at: datetime) -> None:
         """After a connect: plan the backfill the first time, resume what a stop left after a reconnect."""
@@ -258,6 +281,7 @@ class BackfillService:
             logger.error("backfill window not planned", extra={"connection_id": connection_id})
             return WindowResult(WindowOutcome.STOPPED)
         source = self._events_for(connection_id)
+        pages = 0
         while not window.done:
             if seconds_left() < self._settings.reserve_seconds:
                 return WindowResult(WindowOutcome.CONTINUE)
@@ -271,10 +295,13 @@ class BackfillService:
                 )
             except BoxRateLimited as exc:
                 return WindowResult(WindowOutcome.RETRY_LATER, _queue_delay(exc.retry_after_seconds))
+            except BoxUnavailable:
+                return WindowResult(WindowOutcome.UNAVAILABLE, progressed=pages > 0)
             except (ReconnectRequired, BoxAccessDenied) as exc:
                 self._stop(connection_id, exc)
                 return WindowResult(WindowOutcome.STOPPED)
             window = self._checkpoint(connection_id, window, page)
+            pages += 1
         self._finish_if_complete(connection_id)
         return WindowResult(WindowOutcome.DONE)
 

@@ -8,11 +8,11 @@ the job (counted once) and see whether that was the generation's last piece of w
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Protocol, cast
 
+from boxcasb.backoff import MAX_UNAVAILABLE, unavailable_delay
 from boxcasb.errors import (
     BoxAccessDenied,
     BoxRateLimited,
@@ -72,7 +72,6 @@ def file_batches(
 
 START_JOB = "START"
 MAX_THROTTLED = 50  # puts-back after 429s before a job counts as failing
-MAX_UNAVAILABLE = 6  # puts-back after 5xx storms (about 10 minutes in all) before SQS's own retries
 
 
 class ScanBox(Protocol):
@@ -157,8 +156,7 @@ class BulkScanWorker:
         except BoxUnavailable:
             if message.unavailable >= MAX_UNAVAILABLE:
                 raise  # Box is down for long: SQS redelivers after the visibility timeout, then the DLQ
-            # Full jitter, growing: many workers hitting the same outage don't come back together.
-            delay = math.ceil(random.uniform(1, min(300, 5 * 2**message.unavailable)))  # noqa: S311
+            delay = unavailable_delay(message.unavailable)
             self._requeue(message.model_copy(update={"unavailable": message.unavailable + 1}), delay)
             logger.warning("scan job put back after Box errors", extra={"delay_seconds": delay})
 
