@@ -8,10 +8,18 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from boxcasb.fan_out import WIDTH
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+# One connection per request fan_out may have in flight (botocore keeps 10 by default).
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    connect_timeout=5,
+    read_timeout=20,
+    max_pool_connections=WIDTH,
+)
 
 
 @cache

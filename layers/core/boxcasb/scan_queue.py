@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from boxcasb.activity.classify import ScanRequest
+from boxcasb.fan_out import side_by_side
 
 _BATCH = 10  # SendMessageBatch's limit
 
@@ -50,6 +52,7 @@ class PriorityScanQueue:
             )
             for r in requests
         ]
+        batches = []
         for start in range(0, len(messages), _BATCH):
             entries = [
                 {
@@ -66,11 +69,16 @@ class PriorityScanQueue:
                     zip(messages[start : start + _BATCH], changes[start : start + _BATCH], strict=True)
                 )
             ]
-            answer = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
-            if answer.get("Failed"):
-                codes = sorted({f.get("Code", "?") for f in answer["Failed"]})
-                raise RuntimeError(f"priority queue refused {len(answer['Failed'])} messages: {codes}")
+            batches.append(functools.partial(self._send_batch, entries))
+        # Side by side: each message is its own item's group, so no order holds between batches.
+        side_by_side(batches)
         return len(messages)
+
+    def _send_batch(self, entries: list[dict[str, str]]) -> None:
+        answer = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
+        if answer.get("Failed"):
+            codes = sorted({f.get("Code", "?") for f in answer["Failed"]})
+            raise RuntimeError(f"priority queue refused {len(answer['Failed'])} messages: {codes}")
 
     def delay(self, receipt_handle: str, seconds: float) -> None:
         """Hide a received message for `seconds` (a 429's Retry-After): FIFO queues take no DelaySeconds."""

@@ -20,9 +20,10 @@ The OAuth state is stored as a hash: a read of the table does not yield a usable
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ from boxcasb.activity.progress import (
     StreamCheckpoint,
 )
 from boxcasb.errors import NotFound
+from boxcasb.fan_out import side_by_side
 from boxcasb.models import Connection, OAuthStateRecord
 from boxcasb.webhooks.model import WebhookRegistration, WebhookStatus, WebhookSyncReport
 
@@ -54,6 +56,8 @@ STREAM_SK = "STREAM"
 WEBHOOK_PREFIX = "WEBHOOK#"
 WEBHOOK_SYNC_SK = "WEBHOOK_SYNC"
 DELIVERY_SK = "WEBHOOK_DELIVERY"
+
+_BATCH_WRITE = 25  # BatchWriteItem's limit
 
 
 class ConcurrentUpdate(Exception):
@@ -87,6 +91,27 @@ def delete_keys(table: Table, keys: Iterable[Mapping[str, Any]]) -> int:
             batch.delete_item(Key={"pk": key["pk"], "sk": key["sk"]})
             count += 1
     return count
+
+
+def put_items(table: Table, items: Sequence[Mapping[str, Any]]) -> None:
+    """Write items in BatchWriteItem batches of 25, sent side by side; DynamoDB's leftovers resent.
+
+    No two items may share a key (BatchWriteItem refuses a batch that repeats one).
+    """
+    batches = [items[start : start + _BATCH_WRITE] for start in range(0, len(items), _BATCH_WRITE)]
+    side_by_side([functools.partial(_put_batch, table, batch) for batch in batches])
+
+
+def _put_batch(table: Table, items: Sequence[Mapping[str, Any]]) -> None:
+    # The resource's client: thread-safe, and it takes plain Python values as the Table does.
+    pending: dict[str, Any] = {table.name: [{"PutRequest": {"Item": dict(item)}} for item in items]}
+    for attempt in range(8):
+        answer = table.meta.client.batch_write_item(RequestItems=pending)
+        pending = dict(answer.get("UnprocessedItems") or {})
+        if not pending:
+            return
+        time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: back off, as AWS asks
+    raise RuntimeError("DynamoDB left items unprocessed after 8 attempts")
 
 
 def delete_through_index(table: Table, index: str, key: str, partitions: Iterable[str]) -> int:

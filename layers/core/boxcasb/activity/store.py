@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 from boxcasb.activity.model import ActivityEvent, timestamp
 from boxcasb.cursor import NOT_OURS, decode_cursor, encode_cursor
 from boxcasb.errors import InvalidRequest
-from boxcasb.state_store import delete_keys, query_all
+from boxcasb.state_store import delete_keys, put_items, query_all
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -68,9 +68,7 @@ class ActivityStore:
     def put_events(self, connection_id: str, events: Iterable[ActivityEvent]) -> int:
         """Batch-write events (idempotent); returns how many distinct events were written."""
         items = {(i["pk"], i["sk"]): i for i in (self._item(connection_id, e) for e in events)}
-        with self._table.batch_writer() as batch:
-            for item in items.values():
-                batch.put_item(Item=item)
+        put_items(self._table, list(items.values()))
         return len(items)
 
     def delete_connection(self, connection_id: str, now: datetime) -> int:

@@ -8,6 +8,7 @@ one, seen again.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 
@@ -17,6 +18,7 @@ from boxcasb.activity_rules.matches import ActivityMatch
 from boxcasb.activity_rules.model import ActivityPolicy as EnginePolicy
 from boxcasb.alerts.model import Evidence, Finding, FindingSource, ObjectType
 from boxcasb.alerts.service import AlertService
+from boxcasb.fan_out import side_by_side
 from boxcasb.policies.policy_set import PolicySet
 
 EngineFactory = Callable[[Sequence[EnginePolicy]], ActivityEngine]
@@ -41,13 +43,23 @@ class ActivityVerdicts:
         if engine is None:
             return 0
         names = {p.id: p.name for p in self._policies(connection_id).activity_policies}
-        raised = 0
+        # One task per acting user, side by side: a user's events keep their order, so each
+        # window counts them as one after another would (the same event reaches a threshold);
+        # users' windows and alerts are apart, and alert writes are conditional anyway.
+        by_user: dict[str | None, list[ActivityEvent]] = {}
         for event in events:
-            for match in engine.evaluate(connection_id, event):
-                found = finding(match, names.get(match.policy_id, match.policy_id))
-                self._alerts.observe(found.object, [found.policy_id], [found], observed_at=match.last_at)
-                raised += 1
-        return raised
+            by_user.setdefault(event.user_id, []).append(event)
+
+        def judge_in_turn(user_events: list[ActivityEvent]) -> int:
+            raised = 0
+            for event in user_events:
+                for match in engine.evaluate(connection_id, event):
+                    found = finding(match, names.get(match.policy_id, match.policy_id))
+                    self._alerts.observe(found.object, [found.policy_id], [found], observed_at=match.last_at)
+                    raised += 1
+            return raised
+
+        return sum(side_by_side([functools.partial(judge_in_turn, group) for group in by_user.values()]))
 
     def _engine(self, policies: PolicySet) -> ActivityEngine | None:
         enabled = policies.enabled_activity_policies
