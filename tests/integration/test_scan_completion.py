@@ -153,3 +153,33 @@ def test_a_crash_mid_batch_redelivers_only_the_failed_record(
     assert final.status is GenerationStatus.COMPLETE
     assert final.counters.jobs_finished == 3
     assert final.counters.errors == 0
+
+
+def test_a_crash_between_the_last_finish_and_the_close_is_healed_by_the_redelivery(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by the chaos suite (seed 25): the redelivery saw its job finished, returned, and the
+    # generation stayed running with every job done.
+    ledger = CountingLedger(services().store.table)
+    generation, batches = generation_with_batches(ledger, 2)
+    bulk = worker(ledger)
+    bulk.handle(batches[0])
+
+    def dies_after_the_finish(self: ScanLedger, connection_id: str, number: int) -> Any:
+        raise RuntimeError("Lambda timed out after the finish was written")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ScanLedger, "counters", dies_after_the_finish)
+        with pytest.raises(RuntimeError, match="timed out"):
+            bulk.handle(batches[1])
+    stuck = ledger.get(generation.connection_id, 1)
+    assert stuck is not None
+    assert stuck.status is GenerationStatus.RUNNING
+    bulk.handle(batches[1])  # SQS delivers it again
+    final = ledger.get(generation.connection_id, 1)
+    assert final is not None
+    assert final.status is GenerationStatus.COMPLETE
+    assert final.counters.jobs_finished == 2
+    assert ledger.closes == 1
+    bulk.handle(batches[1])  # and once more: the generation is closed, nothing changes
+    assert ledger.closes == 1

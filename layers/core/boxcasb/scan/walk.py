@@ -316,8 +316,10 @@ class BulkScanWorker:
         self._send(to_send)
 
     def _finish(self, generation: ScanGeneration, job_id: str, counts: dict[str, int]) -> None:
-        if not self._ledger.finish(generation.connection_id, generation.number, job_id, counts):
-            return  # a redelivery of finished work: counted once already
+        # A redelivery of finished work is counted once (finish is conditional), but it still
+        # checks completion: the attempt before may have died between the last finish and the
+        # close, and then no one else would ever close the generation.
+        self._ledger.finish(generation.connection_id, generation.number, job_id, counts)
         counters = self._ledger.counters(generation.connection_id, generation.number)
         if counters.jobs_finished == counters.jobs_registered:
             closed = self._ledger.close(generation, GenerationStatus.COMPLETE)
