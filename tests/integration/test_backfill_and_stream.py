@@ -337,6 +337,28 @@ def test_stream_dedupes_repeats_and_reordering_and_keeps_the_position_exact(stac
     assert streaming == [*range(0, len(stream), 500), len(stream)]
 
 
+def test_a_page_read_ahead_and_not_stored_is_read_again_by_the_next_run(stack: Any) -> None:
+    box = ScriptedBox(history=[])
+    h = harness(box)
+    h.backfill.plan(h.connection_id, CONNECTED_AT)
+    h.drain()
+    box.stream = [event(box.now + timedelta(seconds=i)) for i in range(1200)]
+    box.positions_seen.clear()
+    checkpoint = services().store.get_stream(h.connection_id)
+    assert checkpoint is not None
+    clock = iter([60.0, 60.0, 5.0])  # out of time after two pages, with the third read ahead
+    h.poller._poll(h.connection_id, checkpoint, lambda: next(clock), PollReport())
+    after_first = services().store.get_stream(h.connection_id)
+    assert after_first is not None
+    assert after_first.position == str(POSITION_BASE + 1000)  # only stored pages move it
+    assert len(stored(h.connection_id)) == 1000
+    assert [int(p) - POSITION_BASE for p in box.positions_seen] == [0, 500, 1000]  # the third, ahead
+    h.poller._poll(h.connection_id, after_first, lambda: 60.0, PollReport())
+    ids = stored(h.connection_id)
+    assert sorted(ids) == sorted(e["event_id"] for e in box.stream)
+    assert [int(p) - POSITION_BASE for p in box.positions_seen][3:] == [1000, 1200]
+
+
 def test_backfill_and_stream_overlap_instead_of_leaving_a_gap(stack: Any) -> None:
     before = [event(CONNECTED_AT - timedelta(minutes=m)) for m in (1, 2, 3)]
     after_position = [event(CONNECTED_AT + timedelta(seconds=7)) for _ in range(3)]

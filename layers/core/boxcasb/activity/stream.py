@@ -7,12 +7,15 @@ The position moves only after a page is stored, and only from the position this 
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from boxcasb.activity.backfill import PAGE_SIZE, EventSource
 from boxcasb.activity.ingest import Ingestor
+from boxcasb.activity.model import EventPage
 from boxcasb.activity.progress import IngestionStatus, StreamCheckpoint
 from boxcasb.clock import Clock, utc_now
 from boxcasb.errors import BoxAccessDenied, BoxCasbError, ReconnectRequired
@@ -72,42 +75,60 @@ class StreamPoller:
         report: PollReport,
     ) -> None:
         source = self._events_for(connection_id)
-        for _ in range(self._max_pages):
-            if seconds_left() < self._reserve:
-                return
-            try:
-                page = source.read_events("admin_logs_streaming", checkpoint.position, limit=PAGE_SIZE)
-            except (ReconnectRequired, BoxAccessDenied) as exc:
-                stopped = checkpoint.model_copy(
+
+        def read(position: str | None) -> Future[EventPage]:
+            return reader.submit(
+                contextvars.copy_context().run,
+                source.read_events,
+                "admin_logs_streaming",
+                position,
+                limit=PAGE_SIZE,
+            )
+
+        # One reader thread: the next page is read while this one is stored (its position is
+        # known as soon as the page is). Leaving the block waits for a read still under way, so
+        # nothing runs on after the invocation; a page read ahead and not stored is dropped,
+        # and the position, which moves only after a store, reads it again next run.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="boxcasb-stream-read") as reader:
+            reading = read(checkpoint.position)
+            for _ in range(self._max_pages):
+                if seconds_left() < self._reserve:
+                    return
+                try:
+                    page = reading.result()
+                except (ReconnectRequired, BoxAccessDenied) as exc:
+                    stopped = checkpoint.model_copy(
+                        update={
+                            "status": IngestionStatus.STOPPED,
+                            "reason": f"stopped: {exc}",
+                            "stopped_at": self._clock(),
+                        }
+                    )
+                    self._state.replace_stream(connection_id, checkpoint, stopped)
+                    report.stopped.append(connection_id)
+                    logger.warning("event stream stopped", extra={"connection_id": connection_id})
+                    return
+                except BoxCasbError as exc:  # rate limited or unavailable: the next run picks it up
+                    report.deferred.append(connection_id)
+                    logger.info(
+                        "event stream deferred",
+                        extra={"connection_id": connection_id, "error": type(exc).__name__},
+                    )
+                    return
+                if page.entries:
+                    reading = read(page.next_stream_position)
+                result = self._ingestor.ingest(connection_id, page.entries, "event_stream")
+                after = checkpoint.model_copy(
                     update={
-                        "status": IngestionStatus.STOPPED,
-                        "reason": f"stopped: {exc}",
-                        "stopped_at": self._clock(),
+                        "position": page.next_stream_position,
+                        "last_poll_at": self._clock(),
+                        "events_received": checkpoint.events_received + result.written,
                     }
                 )
-                self._state.replace_stream(connection_id, checkpoint, stopped)
-                report.stopped.append(connection_id)
-                logger.warning("event stream stopped", extra={"connection_id": connection_id})
-                return
-            except BoxCasbError as exc:  # rate limited or unavailable: the next run picks it up
-                report.deferred.append(connection_id)
-                logger.info(
-                    "event stream deferred",
-                    extra={"connection_id": connection_id, "error": type(exc).__name__},
-                )
-                return
-            result = self._ingestor.ingest(connection_id, page.entries, "event_stream")
-            after = checkpoint.model_copy(
-                update={
-                    "position": page.next_stream_position,
-                    "last_poll_at": self._clock(),
-                    "events_received": checkpoint.events_received + result.written,
-                }
-            )
-            if not self._state.replace_stream(connection_id, checkpoint, after):
-                return  # another run moved the position: it owns the stream now
-            checkpoint = after
-            report.pages += 1
-            report.events += result.written
-            if not page.entries:
-                return
+                if not self._state.replace_stream(connection_id, checkpoint, after):
+                    return  # another run moved the position: it owns the stream now
+                checkpoint = after
+                report.pages += 1
+                report.events += result.written
+                if not page.entries:
+                    return
