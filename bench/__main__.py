@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from bench import (
     activity_ingest,
     api_test_calls,
+    chaos,
     detectors,
     emit,
     extraction,
@@ -42,6 +43,8 @@ def main() -> dict[str, object]:
         "text_extraction": extraction.run(),
         # 20 MB, not the 100 MB of `python -m bench.detectors`.
         "content_detectors": detectors.run(megabytes=detectors.MAKE_BENCH_MB),
+        # 2,000 files and two seeds, not the 5,000 and three of `python -m bench.chaos`.
+        "chaos": chaos.run(files=chaos.MAKE_BENCH_FILES, seeds=2),
     }
 
 

@@ -1,7 +1,7 @@
 """The chaos suite at its large size: a synthetic tenant, several seeds, the table of each run.
 
-`python -m bench.chaos [--files N] [--seeds K]`; `python -m devstack.chaos` is one run on the
-seeded tenant. Each run is its own process: a stack owns its process's environment.
+`python -m bench.chaos [--files N] [--seeds K]` (the test command runs the small size, the
+seeded tenant: tests/e2e/test_chaos.py). Each run is its own process, like the test's.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import emit
+from devstack.chaos import clean_environment, run_command
 
 ROOT = Path(__file__).resolve().parents[1]
 MAKE_BENCH_FILES = 2_000
@@ -23,12 +24,8 @@ def run(files: int = 5_000, users: int = 50, seeds: int = 3, live_events: int = 
     runs = []
     for seed in range(1, seeds + 1):
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "devstack.chaos",
-                "--seed",
-                str(seed),
+            run_command(
+                seed,
                 "--files",
                 str(files),
                 "--users",
@@ -37,8 +34,9 @@ def run(files: int = 5_000, users: int = 50, seeds: int = 3, live_events: int = 
                 str(live_events),
                 "--timeout",
                 "1800",
-            ],
+            ),
             cwd=ROOT,
+            env=clean_environment(),
             capture_output=True,
             text=True,
             timeout=3600,
