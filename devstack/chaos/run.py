@@ -19,6 +19,7 @@ applied in Box at most once and audited once; DLQs empty; the revoked connection
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import threading
 import time
@@ -251,7 +252,12 @@ def _connect(api: AdminApi, stack: LocalStack, login: str) -> str:
 
 
 def _drain(stack: LocalStack, timeout: float) -> None:
-    stack.wait_for_async(timeout=timeout)
+    try:
+        stack.wait_for_async(timeout=timeout)
+    except TimeoutError:
+        # Work still in hand after the whole drain: every thread's stack says where it waits.
+        faulthandler.dump_traceback(all_threads=True)
+        raise
 
 
 def _live_stream(box: FakeBox, stack: LocalStack, config: ChaosConfig) -> set[str]:

@@ -35,7 +35,7 @@ def test_every_invariant_holds_under_faults() -> None:
         run.send_signal(signal.SIGUSR1)  # every thread's stack into stderr, then stop it
         run.kill()
         out, err = run.communicate()
-    assert out.strip(), f"the run ended without a report (exit {run.returncode}):\n{err[-6000:]}"
+    assert out.strip(), f"the run ended without a report (exit {run.returncode}):\n{err[-20000:]}"
     report = json.loads(out)
     failed = [i for i in report["invariants"] if not i["held"]]
     assert failed == [], "\n" + err[-2500:]
