@@ -44,7 +44,7 @@ class SqsPoller:
         self.queue_url = queue_url
         self._queue_arn = queue_arn
         self._client = aws_client("sqs", endpoint_url)
-        self._wait_seconds = wait_seconds
+        self.wait_seconds = wait_seconds
         self._stop = threading.Event()
         self._busy = threading.Lock()  # held while a received batch is handled (not while long-polling)
         # The last messages left on the queue, so a test that times out waiting can say which.
@@ -132,7 +132,7 @@ class SqsPoller:
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=min(_RECEIVE_LIMIT, self.source.batch_size - len(messages)),
                 # Long-poll only for the first message; then take what is there and go.
-                WaitTimeSeconds=0 if messages else self._wait_seconds,
+                WaitTimeSeconds=0 if messages else self.wait_seconds,
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])

@@ -304,12 +304,20 @@ class LocalStack:
 
     def set_queue_visibility(self, seconds: int) -> None:
         """Every queue's VisibilityTimeout, for runs that compress time (a failed message is back
-        in `seconds`, not the template's minutes); the redrive policy still counts receives."""
+        in `seconds`, not the template's minutes); the redrive policy still counts receives.
+
+        Returns once every receive under way has ended: moto takes a queue's visibility when a
+        long poll starts, so a message that arrived during a poll begun before the change was
+        hidden for the template's 30 to 90 minutes. That was the chaos suite's rare hang: such a
+        message met a fault and sat invisible past the whole drain.
+        """
         for resource in self.resources.values():
             if resource.type == QUEUE:
                 self.client("sqs").set_queue_attributes(
                     QueueUrl=resource.ref, Attributes={"VisibilityTimeout": str(seconds)}
                 )
+        # A poll lasts its wait, and moto checks for messages once a second within it.
+        time.sleep(max((p.wait_seconds for p in self._pollers), default=0) + 1.5)
 
     def redeliver_processed(self, rate: float, seed: int) -> None:
         """Chaos: every event source puts back `rate` of what its function handled (see SqsPoller)."""

@@ -4,9 +4,10 @@ then the invariants that must hold once the faults stop and the work drains.
 Faults, at seeded rates while the run is armed:
 - Box: 429 with Retry-After, 503, answers slower than our read timeout, connections dropped
   without an answer; every access token expired twice mid-run; one connection's refresh token
-  revoked (the one permanent fault);
+  revoked (a permanent fault for a connection);
 - ours: invocations of the pipeline functions killed right after a write took effect (a Lambda
-  timeout or crash mid-window, see crashes.py), SQS batches put back after they were processed.
+  timeout or crash mid-window, see crashes.py), SQS batches put back after they were processed,
+  and one poison message on the bulk queue (a permanent fault for a message).
 
 The work: two admins connect (the 60-day backfill runs), an enforce policy is applied, a scan
 generation runs, live events are added while the poller runs on its schedule.
@@ -14,12 +15,15 @@ generation runs, live events are added while the poller runs on its schedule.
 Invariants (checked against the fake's own records, not against what our code reports):
 every event of the backfill span and of the live stream stored exactly once; every file
 scanned in the generation; every open link an alert, no alert twice; each enforced action
-applied in Box at most once and audited once; DLQs empty; the revoked connection says so.
+applied in Box at most once and audited once; DLQs hold only the permanent fault (a poison
+message planted on the bulk queue), with its reason logged; the revoked connection says so.
 """
 
 from __future__ import annotations
 
 import faulthandler
+import json
+import logging
 import os
 import threading
 import time
@@ -52,6 +56,7 @@ PIPELINE = frozenset(
     {"ScanWorkerFunction", "PriorityScanFunction", "ActivityBackfillFunction", "ActivityPollerFunction"}
 )
 PLANTED_EXECUTABLES = 3
+POISON_QUEUE, POISON_DLQ = "BulkScanQueue", "BulkScanDLQ"
 READ_TIMEOUT_SECONDS = 3
 OVERRIDES = """\
 policies:
@@ -130,6 +135,8 @@ def run(config: ChaosConfig) -> ChaosReport:
     report = ChaosReport(config)
     with _fake_box(config) as box, _stack(box) as stack:
         crashes = _arm_functions(stack, config)
+        failures = _record_failures()
+        poison = _plant_poison(stack)
         planted = _plant_executables(box)
         open_links = _open_links(box)
         api = stack.admin_api()
@@ -158,6 +165,7 @@ def run(config: ChaosConfig) -> ChaosReport:
             *_governance_invariants(api, box, admin, planted),
             _revoked_invariant(api, revoked),
             _dlq_invariant(stack),
+            _poison_invariant(stack, poison, failures),
         ]
     report.seconds = time.monotonic() - started
     return report
@@ -435,9 +443,67 @@ def _dlq_invariant(stack: LocalStack) -> Invariant:
             )["Attributes"]
             depths[logical_id] = int(attributes["ApproximateNumberOfMessages"])
     return Invariant(
-        "dead-letter queues empty (no fault was permanent for a message)",
-        {},
+        "dead-letter queues hold only the permanent fault (the poison message)",
+        {POISON_DLQ: 1},
         {q: n for q, n in depths.items() if n},
+    )
+
+
+class _RecordFailures(logging.Handler):
+    """The reasons the SQS workers log for failed records (boxcasb.sqs_batch), by message id."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(logging.WARNING)
+        self._message = message
+        self.reasons: dict[str, list[str]] = {}
+        self._lock_reasons = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg != self._message:
+            return
+        with self._lock_reasons:
+            self.reasons.setdefault(str(getattr(record, "message_id", "")), []).append(
+                str(getattr(record, "error", ""))
+            )
+
+
+def _record_failures() -> _RecordFailures:
+    """Hear the functions' record-failure warnings; what they print stays at the stack's LogLevel.
+
+    Imported here, once the stack has set the functions' environment (their LogLevel).
+    """
+    from boxcasb.observability import logger
+    from boxcasb.sqs_batch import RECORD_FAILED
+
+    python_logger = logging.getLogger(logger.name)
+    printed_at = python_logger.getEffectiveLevel()
+    for handler in python_logger.handlers:
+        handler.setLevel(max(handler.level, printed_at))
+    python_logger.setLevel(logging.WARNING)
+    failures = _RecordFailures(RECORD_FAILED)
+    python_logger.addHandler(failures)
+    return failures
+
+
+def _plant_poison(stack: LocalStack) -> str:
+    """A permanent fault: a bulk message no worker can read. It must end in the DLQ, with why."""
+    sent = stack.client("sqs").send_message(
+        QueueUrl=stack.resources[POISON_QUEUE].ref, MessageBody=json.dumps({"job": {"kind": "folder"}})
+    )
+    return str(sent["MessageId"])
+
+
+def _poison_invariant(stack: LocalStack, poison: str, failures: _RecordFailures) -> Invariant:
+    dead = stack.client("sqs").receive_message(
+        QueueUrl=stack.resources[POISON_DLQ].ref, MaxNumberOfMessages=10, WaitTimeSeconds=1
+    )
+    ids = sorted(str(m["MessageId"]) for m in dead.get("Messages", []))
+    # The reason of each try that reached the worker (a try cut short by a crash logs none).
+    reasons = sorted(set(failures.reasons.get(poison, [])))
+    return Invariant(
+        "the poison message is in its DLQ, with its reason logged",
+        ([poison], ["ValidationError"]),
+        (ids, reasons),
     )
 
 
@@ -457,4 +523,5 @@ def _faults_table(box: FakeBox, stack: LocalStack, crashes: FunctionCrashes) -> 
         if count:
             table[f"{function}: processed message redelivered"] = count
     table["conditional writes refused (duplicate work met)"] = sum(crashes.conflicts.values())
+    table["permanent fault: a bulk message no worker can read"] = 1
     return table

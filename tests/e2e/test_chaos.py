@@ -44,4 +44,4 @@ def test_every_invariant_holds_under_faults() -> None:
     assert sum(n for name, n in faults.items() if name.startswith("Box ")) >= 5
     assert sum(n for name, n in faults.items() if "killed after a write" in name) >= 1
     assert sum(n for name, n in faults.items() if "redelivered" in name) >= 1
-    assert len(report["invariants"]) == 16
+    assert len(report["invariants"]) == 17

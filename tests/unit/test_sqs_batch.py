@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, Json
 
-from boxcasb.sqs_batch import SqsBatchProcessor, SqsFifoProcessor
+from boxcasb.sqs_batch import RECORD_FAILED, SqsBatchProcessor, SqsFifoProcessor
 from tests.support.log_tap import LogTap
 
 PLANTED = "BOXTOKEN-planted-7f3a9c"
@@ -48,7 +48,7 @@ def sqs_record(message_id: str, body: str, group: str = "g1") -> dict[str, Any]:
 
 def failures(log_text: str) -> list[dict[str, Any]]:
     lines = [json.loads(line) for line in log_text.splitlines() if line.startswith("{")]
-    return [line for line in lines if line.get("message") == "record failed: SQS delivers it again"]
+    return [line for line in lines if line.get("message") == RECORD_FAILED]
 
 
 def test_a_failed_record_is_logged_with_its_id_error_and_line_but_not_its_content(log_tap: LogTap) -> None:

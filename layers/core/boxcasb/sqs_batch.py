@@ -21,6 +21,9 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from boxcasb.observability import logger, metrics
 
 
+RECORD_FAILED = "record failed: SQS delivers it again"  # the log message, for whoever reads the logs
+
+
 def _message_id(record: Any) -> str | None:
     for name in ("messageId", "message_id"):
         value = getattr(record, name, None)
@@ -34,7 +37,7 @@ def log_record_failure(record: Any, exception: ExceptionInfo) -> None:
     frames = traceback.extract_tb(tb) if tb is not None else []
     where = f"{os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else None
     logger.warning(
-        "record failed: SQS delivers it again",
+        RECORD_FAILED,
         extra={
             "message_id": _message_id(record),
             "error": kind.__name__ if kind else None,
