@@ -20,7 +20,6 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 
 from boxcasb.observability import logger, metrics
 
-
 RECORD_FAILED = "record failed: SQS delivers it again"  # the log message, for whoever reads the logs
 
 
