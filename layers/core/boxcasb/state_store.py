@@ -104,14 +104,24 @@ def put_items(table: Table, items: Sequence[Mapping[str, Any]]) -> None:
 
 def _put_batch(table: Table, items: Sequence[Mapping[str, Any]]) -> None:
     # The resource's client: thread-safe, and it takes plain Python values as the Table does.
-    pending: dict[str, Any] = {table.name: [{"PutRequest": {"Item": dict(item)}} for item in items]}
+    request: dict[str, Any] = {table.name: [{"PutRequest": {"Item": dict(item)}} for item in items]}
+    for _ in until_processed(table.meta.client.batch_write_item, request, "UnprocessedItems"):
+        pass
+
+
+def until_processed(
+    send: Callable[..., Mapping[str, Any]], request: dict[str, Any], leftover: str
+) -> Iterator[Mapping[str, Any]]:
+    """Each answer of a DynamoDB batch call (`send(RequestItems=...)`), sending again what it left
+    in `leftover` (UnprocessedItems, UnprocessedKeys), with backoff, at most 8 times in all."""
     for attempt in range(8):
-        answer = table.meta.client.batch_write_item(RequestItems=pending)
-        pending = dict(answer.get("UnprocessedItems") or {})
-        if not pending:
+        answer = send(RequestItems=request)
+        yield answer
+        request = dict(answer.get(leftover) or {})
+        if not request:
             return
         time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: back off, as AWS asks
-    raise RuntimeError("DynamoDB left items unprocessed after 8 attempts")
+    raise RuntimeError(f"DynamoDB left {leftover} after 8 attempts")
 
 
 def delete_through_index(table: Table, index: str, key: str, partitions: Iterable[str]) -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import json
 import operator
-import time
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from botocore.exceptions import ClientError
 from boxcasb.activity.model import ActivityEvent, timestamp
 from boxcasb.cursor import NOT_OURS, decode_cursor, encode_cursor
 from boxcasb.errors import InvalidRequest
-from boxcasb.state_store import delete_keys, put_items, query_all
+from boxcasb.state_store import delete_keys, put_items, query_all, until_processed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -154,23 +153,17 @@ class ActivityStore:
         wanted = [(str(k["pk"]), str(k["sk"])) for k in keys]
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for start in range(0, len(wanted), _BATCH_GET):
-            pending: dict[str, Any] = {
+            request: dict[str, Any] = {
                 self._table.name: {
                     "Keys": [{"pk": pk, "sk": sk} for pk, sk in wanted[start : start + _BATCH_GET]],
                     "ProjectionExpression": "pk, sk, " + _BODY,
                 }
             }
-            for attempt in range(8):
-                # The resource's client: it takes and gives plain Python values, as the Table does.
-                answer = self._table.meta.client.batch_get_item(RequestItems=pending)
+            # The resource's client: it takes and gives plain Python values, as the Table does.
+            send = self._table.meta.client.batch_get_item
+            for answer in until_processed(send, request, "UnprocessedKeys"):
                 for item in answer.get("Responses", {}).get(self._table.name, []):
                     found[(str(item["pk"]), str(item["sk"]))] = item
-                pending = dict(answer.get("UnprocessedKeys") or {})
-                if not pending:
-                    break
-                time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: back off, as AWS asks
-            else:
-                raise RuntimeError("DynamoDB left keys unprocessed after 8 attempts")
         return [_public(found[k]) for k in wanted if k in found]
 
     def _query(
